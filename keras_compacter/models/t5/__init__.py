@@ -1,0 +1,1 @@
+"""KerasHub T5: where its parts are, and standard sizes built offline."""
