@@ -1,7 +1,11 @@
 """The user-facing calls: `inject`, `methods`, `summary`."""
 
+import contextlib
 import math
 from collections import OrderedDict
+
+import keras
+import numpy as np
 
 from keras_compacter.methods import REGISTRY, get_method
 from keras_compacter.models.t5.wiring import T5Wiring, adaptations
@@ -53,6 +57,14 @@ def inject(model, method, **settings):
         variable.trainable = False
     state.trained = config.apply(wiring)
     state.method = config
+    # Base weights the method trains in place (layer norms of the adapter
+    # methods): their original values, so that `disabled()` can restore them.
+    base_ids = {id(v) for _, v in base}
+    state.base_originals = [
+        (r.variable, np.array(keras.ops.convert_to_numpy(r.variable)))
+        for r in state.trained
+        if id(r.variable) in base_ids and config.name != "full"
+    ]
     wiring.reset_compiled_functions()
     return model
 
@@ -130,3 +142,44 @@ def _is_t5(model):
     from keras_hub.models import T5Backbone, T5Seq2SeqLM
 
     return isinstance(model, (T5Backbone, T5Seq2SeqLM))
+
+
+@contextlib.contextmanager
+def disabled(model):
+    """Within this context the model computes exactly as its base model.
+
+    The method's weights stay in place and the adapted computation returns on
+    exit. Compiled functions are reset on entry and exit so that `predict`
+    and `generate` follow the switch.
+
+    Example:
+
+    ```python
+    with keras_compacter.disabled(model):
+        base_logits = model(batch)
+    ```
+    """
+    state = adaptations(model) if _is_t5(model) else None
+    if state is None:
+        raise ValueError("No method is injected into this model.")
+    if state.method.name == "full":
+        raise ValueError(
+            "Full fine-tuning trains the base weights themselves, so there is no "
+            "base model to switch to; keep a copy of the base model instead."
+        )
+    wiring = T5Wiring(model)
+    if state.disabled:
+        yield model
+        return
+    trained_values = [(v, keras.ops.copy(v.value)) for v, _ in state.base_originals]
+    for variable, original in state.base_originals:
+        variable.assign(original)
+    state.set_enabled(False)
+    wiring.reset_compiled_functions()
+    try:
+        yield model
+    finally:
+        state.set_enabled(True)
+        for variable, value in trained_values:
+            variable.assign(value)
+        wiring.reset_compiled_functions()

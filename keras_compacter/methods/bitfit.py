@@ -4,7 +4,7 @@ import dataclasses
 
 from keras_compacter.layers import BiasAdd
 from keras_compacter.methods.base import MethodConfig, Trained
-from keras_compacter.models.hooks import add_hook, enable_dense_bias
+from keras_compacter.models.hooks import enable_dense_bias
 
 
 @dataclasses.dataclass
@@ -27,15 +27,28 @@ class BitFitConfig(MethodConfig):
 
     def apply(self, wiring):
         trained = []
-        for key, dense in (
-            wiring.attention_projections() + wiring.feed_forward_projections()
-        ):
-            trained.append(Trained("biases", f"{key}/bias", enable_dense_bias(dense)))
+        projections = wiring.attention_projections() + wiring.feed_forward_projections()
+        for key, dense in projections:
+            bias = enable_dense_bias(dense)
+            trained.append(Trained("biases", f"{key}/bias", bias))
+            wiring.on_disable(*_bias_switches(dense, bias))
         for key, norm in wiring.layer_norms(include_final=False):
             bias = BiasAdd(wiring.hidden_dim, name=f"{key.replace('/', '_')}_bias")
-            add_hook(norm, bias, where="post")
+            wiring.add_output_hook(norm, bias)
             trained.append(Trained("biases", f"{key}/bias", bias.bias))
         logit_bias = BiasAdd(wiring.vocabulary_size, name="logit_bias")
         wiring.add_logits_hook(logit_bias)
         trained.append(Trained("biases", "lm_head/logit_bias", logit_bias.bias))
         return trained
+
+
+def _bias_switches(dense, bias):
+    # `Dense.call` adds `self.bias` when it is not None; bypass the tracker,
+    # which would otherwise track the variable again.
+    def switch_off():
+        vars(dense)["bias"] = None
+
+    def switch_on():
+        vars(dense)["bias"] = bias
+
+    return switch_off, switch_on

@@ -46,6 +46,17 @@ class LoRAConfig(MethodConfig):
             if key.rsplit("/", 1)[-1] not in self.targets:
                 continue
             dense.enable_lora(self.rank, lora_alpha=self.alpha)
+            wiring.on_disable(*_lora_switches(dense))
             for variable in (dense.lora_kernel_a, dense.lora_kernel_b):
                 trained.append(Trained("lora", f"{key}/{variable.name}", variable))
         return trained
+
+
+def _lora_switches(dense):
+    def switch_off():
+        dense.lora_enabled = False
+
+    def switch_on():
+        dense.lora_enabled = True
+
+    return switch_off, switch_on

@@ -36,6 +36,8 @@ def _hooked_class(cls):
     if cls not in _HOOKED_CLASSES:
 
         def call(self, *args, **kwargs):
+            if self.__dict__.get("_compacter_disabled"):
+                return super(hooked, self).call(*args, **kwargs)
             if self.compacter_pre_hooks:
                 first = args[0]
                 for hook in self.compacter_pre_hooks:
@@ -57,6 +59,11 @@ def _hooked_class(cls):
         )
         _HOOKED_CLASSES[cls] = hooked
     return _HOOKED_CLASSES[cls]
+
+
+def set_hooks_enabled(layer, enabled):
+    """Switch `layer`'s hooks off (it computes as before) or on again."""
+    layer.__dict__["_compacter_disabled"] = not enabled
 
 
 def add_hook(layer, hook, where="post"):

@@ -3,71 +3,33 @@ generation and parameter counts, checked against PAPER.md's formulas."""
 
 import functools
 import math
-import os
 
 import keras
 import keras_hub
 import numpy as np
 import pytest
+from t5_cases import (
+    CASES,
+    FF,
+    HEADS,
+    INNER,
+    LAYERS,
+    VOCAB,
+    batch,
+    method_params,
+    numpy_of,
+    tiny_lm,
+)
 
 import keras_compacter as kc
 from keras_compacter.api import adaptations
 
-VOCAB, LAYERS, HEADS, KV, FF = 100, 2, 2, 8, 32
-INNER = HEADS * KV
 BUCKETS = 32  # T5's relative attention buckets
 
-# (method, hidden size, settings): the smallest hidden size at which the
-# method's defaults divide (m = d / 32 must be a multiple of n for PHM).
-CASES = {
-    "compacter": (128, {}),
-    "compacter++": (128, {}),
-    "phm-adapter": (384, {}),
-    "adapter": (32, {}),
-    "pfeiffer-adapter": (32, {}),
-    "adapterdrop": (32, {"dropped_layers": 1}),
-    "adapter-lowrank": (32, {}),
-    "prompt-tuning": (16, {"length": 5}),
-    "intrinsic-said": (16, {}),
-    "bitfit": (16, {}),
-    "full": (16, {}),
-    "lora": (16, {}),
-}
-# KC_TEST_JIT=0 runs fit and generate eagerly (for debugging).
-JIT = os.environ.get("KC_TEST_JIT", "1") == "1"
+# XLA-compiling a tiny T5 costs far more than running it: compile with XLA
+# only where there is no other graph mode (JAX); TF still runs tf.function.
+JIT = keras.config.backend() == "jax"
 IDENTITY_AT_INIT = ("bitfit", "intrinsic-said", "lora", "full")
-
-
-def tiny_lm(hidden_dim, num_layers=LAYERS, seed=0):
-    keras.utils.set_random_seed(seed)
-    backbone = keras_hub.models.T5Backbone(
-        vocabulary_size=VOCAB,
-        num_layers=num_layers,
-        num_heads=HEADS,
-        hidden_dim=hidden_dim,
-        intermediate_dim=FF,
-        key_value_dim=KV,
-        dropout=0.0,
-    )
-    return keras_hub.models.T5Seq2SeqLM(backbone=backbone)
-
-
-def batch(seed=0, n=4, src=7, tgt=5):
-    rng = np.random.default_rng(seed)
-    enc_mask = np.ones((n, src), "int32")
-    enc_mask[1, -2:] = 0  # some padding, so masks matter
-    x = {
-        "encoder_token_ids": rng.integers(3, VOCAB, (n, src)).astype("int32"),
-        "encoder_padding_mask": enc_mask,
-        "decoder_token_ids": rng.integers(3, VOCAB, (n, tgt)).astype("int32"),
-        "decoder_padding_mask": np.ones((n, tgt), "int32"),
-    }
-    y = rng.integers(3, VOCAB, (n, tgt)).astype("int32")
-    return x, y
-
-
-def numpy_of(variable):
-    return np.array(keras.ops.convert_to_numpy(variable))
 
 
 def greedy_generate(lm, x, steps=4):
@@ -144,13 +106,13 @@ def test_methods_lists_all_twelve():
     assert all(isinstance(d, str) and d for d in kc.methods().values())
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", method_params())
 def test_fit_lowers_loss(method):
     loss = trained_run(method)["loss"]
     assert loss[-1] < loss[0] - 1e-3, loss
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", method_params())
 def test_frozen_weights_bit_for_bit_and_trained_weights_move(method):
     run = trained_run(method)
     state = adaptations(run["lm"])
@@ -168,7 +130,7 @@ def test_frozen_weights_bit_for_bit_and_trained_weights_move(method):
     assert {id(v) for v in run["lm"].trainable_weights} == trained_ids
 
 
-@pytest.mark.parametrize("method", IDENTITY_AT_INIT)
+@pytest.mark.parametrize("method", method_params(IDENTITY_AT_INIT))
 def test_identity_right_after_inject(method):
     run = trained_run(method)
     np.testing.assert_allclose(
@@ -176,7 +138,7 @@ def test_identity_right_after_inject(method):
     )
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", method_params())
 def test_generate_uses_the_method(method):
     run = trained_run(method)
     lm, x = run["lm"], run["x"]
@@ -252,7 +214,7 @@ def expected_trainable(method):
     raise AssertionError(method)
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", method_params())
 def test_summary_counts_match_the_paper_formulas(method):
     summary = trained_run(method)["summary"]
     d = CASES[method][0]

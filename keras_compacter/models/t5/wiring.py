@@ -17,7 +17,7 @@ import keras
 from keras import ops
 from keras_hub.models import T5Backbone, T5Seq2SeqLM
 
-from keras_compacter.models.hooks import add_hook, attach_sublayer
+from keras_compacter.models.hooks import add_hook, attach_sublayer, set_hooks_enabled
 
 SITES = ("self_attention", "cross_attention", "feed_forward")
 STACKS = ("encoder", "decoder")
@@ -53,7 +53,15 @@ class Adaptations:
         self.method = None
         self.base_parameter_count = 0
         self.base_variables = []
+        self.trained = []
         self.disabled = False
+        self.toggles = []  # (switch_off, switch_on) for what lives in layers
+
+    def set_enabled(self, enabled):
+        """Compute as the base model (False) or as adapted (True)."""
+        self.disabled = not enabled
+        for switch_off, switch_on in self.toggles:
+            (switch_on if enabled else switch_off)()
 
     @contextlib.contextmanager
     def forward_scope(self):
@@ -80,8 +88,44 @@ def adaptations(model):
     return backbone.__dict__.get("_compacter_adaptations")
 
 
+def _config_with_method(model, config):
+    state = adaptations(model)
+    if state is not None and state.method is not None:
+        config["compacter_method"] = state.method.get_config()
+    return config
+
+
+def _rebuild(base_cls, config):
+    """A base model from `config`, with the recorded method injected again.
+
+    Injection is deterministic, so the rebuilt model has the same structure
+    and Keras's loader then fills in every weight, the method's included.
+    """
+    from keras_compacter.api import inject
+
+    config = dict(config)
+    method = config.pop("compacter_method", None)
+    model = base_cls.from_config(config)
+    if method is not None:
+        inject(model, method)
+    return model
+
+
+@keras.saving.register_keras_serializable(package="keras_compacter")
 class AdaptedT5Backbone(T5Backbone):
     """A `T5Backbone` with methods placed in it (see `T5Wiring`)."""
+
+    def get_config(self):
+        # Only a backbone adapted on its own records the method; inside an
+        # adapted task, the task does.
+        config = super().get_config()
+        if not self.__dict__.get("_compacter_inside_task"):
+            _config_with_method(self, config)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return _rebuild(T5Backbone, config)
 
     def call(self, inputs, training=None, mask=None, **kwargs):
         state = adaptations(self)
@@ -94,8 +138,16 @@ class AdaptedT5Backbone(T5Backbone):
             return super().call(inputs, training=training, mask=mask, **kwargs)
 
 
+@keras.saving.register_keras_serializable(package="keras_compacter")
 class AdaptedT5Seq2SeqLM(T5Seq2SeqLM):
     """A `T5Seq2SeqLM` with methods placed in it (see `T5Wiring`)."""
+
+    def get_config(self):
+        return _config_with_method(self, super().get_config())
+
+    @classmethod
+    def from_config(cls, config):
+        return _rebuild(T5Seq2SeqLM, config)
 
     def call(self, inputs, training=None, mask=None):
         with adaptations(self).forward_scope():
@@ -226,7 +278,19 @@ class T5Wiring:
 
     def add_after_sublayer(self, block, site, layer):
         """Apply `layer` to a sublayer's output, before dropout and residual."""
-        add_hook(self._site_layer(block, site), layer, where="post")
+        self.add_output_hook(self._site_layer(block, site), layer)
+
+    def add_output_hook(self, target, layer):
+        """Apply `layer` to the output of `target`, a layer of this model."""
+        add_hook(target, layer, where="post")
+        self.on_disable(
+            lambda: set_hooks_enabled(target, False),
+            lambda: set_hooks_enabled(target, True),
+        )
+
+    def on_disable(self, switch_off, switch_on):
+        """Register how to switch a change made inside a layer off and on."""
+        self.state.toggles.append((switch_off, switch_on))
 
     # --- Named base layers --------------------------------------------------
     def attention_projections(self):
@@ -320,7 +384,12 @@ class T5Wiring:
         if state.encoder_prefix is not None:
             raise ValueError("The encoder input already has a prefix.")
         state.encoder_prefix = prefix
-        add_hook(self.backbone.encoder_embedding_dropout, prefix, where="pre")
+        dropout = self.backbone.encoder_embedding_dropout
+        add_hook(dropout, prefix, where="pre")
+        self.on_disable(
+            lambda: set_hooks_enabled(dropout, False),
+            lambda: set_hooks_enabled(dropout, True),
+        )
 
     def add_logits_hook(self, layer):
         self.require_task("A hook on the logits")
@@ -352,6 +421,7 @@ class T5Wiring:
         self.backbone.__dict__["_compacter_adaptations"] = state
         self.backbone.__class__ = AdaptedT5Backbone
         if self.task is not None:
+            self.backbone.__dict__["_compacter_inside_task"] = True
             self.task.__class__ = AdaptedT5Seq2SeqLM
             if not hasattr(self.task, "compacter_logits_hooks"):
                 attach_sublayer(self.task, "compacter_logits_hooks", [])
