@@ -6,6 +6,7 @@ from collections import OrderedDict
 
 import keras
 import numpy as np
+from keras.src.backend.common.stateless_scope import get_stateless_scope
 
 from keras_compacter.methods import REGISTRY, get_method
 from keras_compacter.models.t5.wiring import T5Wiring, adaptations
@@ -59,11 +60,15 @@ def inject(model, method, **settings):
     state.method = config
     # Base weights the method trains in place (layer norms of the adapter
     # methods): their original values, so that `disabled()` can restore them.
+    # (Not when the weights are deferred, as `keras-compacter params` builds
+    # models: there are no values yet.)
     base_ids = {id(v) for _, v in base}
     state.base_originals = [
         (r.variable, np.array(keras.ops.convert_to_numpy(r.variable)))
         for r in state.trained
-        if id(r.variable) in base_ids and config.name != "full"
+        if id(r.variable) in base_ids
+        and config.name != "full"
+        and get_stateless_scope() is None
     ]
     wiring.reset_compiled_functions()
     return model

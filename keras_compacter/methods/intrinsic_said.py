@@ -92,11 +92,18 @@ class IntrinsicSubspace(keras.layers.Layer):
         self.scales = self.add_weight(
             name="intrinsic_lambda", shape=(count,), initializer="ones"
         )
-        self.projections = [
-            FastfoodProjection(shape, seed=self.seed + i, name=f"fastfood_{i}")
-            for i, shape in enumerate(self.shapes)
-        ]
+        self._projections = None
         self.built = True
+
+    @property
+    def projections(self):
+        # Made on first use: their constants are as large as the model.
+        if self._projections is None:
+            self._projections = [
+                FastfoodProjection(shape, seed=self.seed + i, name=f"fastfood_{i}")
+                for i, shape in enumerate(self.shapes)
+            ]
+        return self._projections
 
     def offsets(self):
         """`lambda_i * F_i(z)` for every base tensor.

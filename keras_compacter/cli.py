@@ -1,0 +1,153 @@
+"""The `keras-compacter` command line."""
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+
+
+def _deferred_weights():
+    """Create variables without allocating them (shapes and counts only)."""
+    import keras
+    from keras.src.backend.common import global_state
+
+    @contextlib.contextmanager
+    def scope():
+        key = "uninitialized_variables"
+        pending = list(global_state.get_global_attribute(key, []) or [])
+        try:
+            with keras.StatelessScope(initialize_variables=False):
+                yield
+        finally:
+            global_state.set_global_attribute(key, pending)
+
+    return scope()
+
+
+def parameter_table(arch, methods=None):
+    """`[{method, trainable, total, percent}]` for `arch`, without weights."""
+    import keras_hub
+
+    import keras_compacter as kc
+
+    rows = []
+    for name in methods or list(kc.methods()):
+        with _deferred_weights():
+            backbone = kc.t5_backbone(arch)
+        # The task compiles (an optimizer variable) as it is made: outside.
+        model = keras_hub.models.T5Seq2SeqLM(backbone=backbone)
+        try:
+            with _deferred_weights():
+                kc.inject(model, name)
+        except ValueError as e:  # e.g. phm_dim=12 does not divide T5-small
+            rows.append({"method": name, "error": str(e)})
+            continue
+        s = kc.summary(model, print_fn=None)
+        rows.append(
+            {
+                "method": name,
+                "trainable": s["trainable"],
+                "total": s["total"],
+                "percent": s["percent"],
+            }
+        )
+    return rows
+
+
+def cmd_params(args):
+    rows = parameter_table(args.arch, args.method)
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    print(f"{'method':<18}{'trainable':>14}{'total':>16}{'percent':>10}")
+    for r in rows:
+        if "error" in r:
+            print(f"{r['method']:<18}  not applicable: {r['error']}")
+            continue
+        print(
+            f"{r['method']:<18}{r['trainable']:>14,}{r['total']:>16,}"
+            f"{r['percent']:>9.4f}%"
+        )
+    return 0
+
+
+def cmd_export(args):
+    """Rebuild preset + adapter under an exporting backend; write a SavedModel."""
+    import keras
+
+    backend = args.backend or (
+        keras.config.backend()
+        if keras.config.backend() in ("tensorflow", "jax")
+        else "tensorflow"
+    )
+    if backend != keras.config.backend():
+        env = dict(os.environ, KERAS_BACKEND=backend)
+        argv = [sys.executable, "-m", "keras_compacter.cli", *sys.argv[1:]]
+        if "--backend" not in argv:
+            argv += ["--backend", backend]
+        return subprocess.run(argv, env=env).returncode
+    import keras_hub
+
+    import keras_compacter as kc
+    from keras_compacter.export import export_saved_model
+
+    model = keras_hub.models.T5Seq2SeqLM.from_preset(args.preset)
+    if args.adapter:
+        kc.load_adapter(model, args.adapter)
+    export_saved_model(model, args.output)
+    print(f"Wrote a SavedModel to {args.output} (exported with {backend}).")
+    return 0
+
+
+def cmd_train(args):
+    from keras_compacter.train import main as train_main
+
+    return train_main(args)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="keras-compacter",
+        description="Parameter-efficient fine-tuning of KerasHub T5.",
+    )
+    sub = parser.add_subparsers(dest="command")
+
+    p = sub.add_parser("params", help="Count what each method trains.")
+    p.add_argument("--arch", default="t5_base_multi")
+    p.add_argument("--method", action="append", help="repeatable; default all")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_params)
+
+    p = sub.add_parser("export", help="Write a TF SavedModel from any backend.")
+    p.add_argument("--preset", required=True)
+    p.add_argument("--adapter")
+    p.add_argument("--output", required=True)
+    p.add_argument("--backend", choices=("tensorflow", "jax"))
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("train", help="Fine-tune T5 with a method.")
+    p.add_argument("--preset", default=None, help="default: the shipped tiny T5")
+    p.add_argument("--method", default="compacter++")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--max-source-length", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--output", default="runs/default")
+    p.set_defaults(func=cmd_train)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
