@@ -1,0 +1,102 @@
+"""The shipped offline default assets load and are well formed."""
+
+import csv
+import json
+import os
+
+import keras
+import pytest
+
+from keras_compacter import default
+
+
+def test_module_is_light():
+    # Importing the module must not require any asset to be loaded.
+    assert os.path.isdir(default.preset_path())
+    files = default.task_files()
+    assert set(files) == {"train", "validation"}
+    for path in files.values():
+        assert os.path.isfile(path)
+    assert os.path.isfile(
+        os.path.join(os.path.dirname(default.__file__), "LICENSE.wordnet")
+    )
+
+
+@pytest.mark.parametrize("split", ["train", "validation"])
+def test_task_files_parse(split):
+    with open(default.task_files()[split], encoding="utf-8", newline="") as f:
+        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        header = next(reader)
+        rows = list(reader)
+    assert header == [default.TEXT_COLUMN, default.LABEL_COLUMN]
+    assert all(len(r) == 2 for r in rows)
+    labels = [int(r[1]) for r in rows]
+    assert set(labels) == set(range(len(default.LABELS)))
+    assert all(r[0].strip() for r in rows)
+    assert rows == [[s, str(lab)] for s, lab in default.read_split(split)]
+    if split == "train":
+        assert 1000 <= len(rows) <= 5000
+    else:
+        assert 200 <= len(rows) <= 1000
+
+
+def test_splits_are_disjoint_and_text_to_text():
+    train = {s for s, _ in default.read_split("train")}
+    validation = {s for s, _ in default.read_split("validation")}
+    assert not train & validation
+    source, target = default.to_text_to_text("a small dog", 0)
+    assert source == "sentence: a small dog" and target == "0"
+    source, _ = default.to_text_to_text("x", add_prefix=True)
+    assert source.startswith(default.TASK_NAME + " sentence: ")
+
+
+def test_preset_config():
+    with open(os.path.join(default.preset_path(), "config.json")) as f:
+        config = json.load(f)["config"]
+    assert config["hidden_dim"] == 128
+    assert config["num_layers"] == 4
+    total = 0
+    for root, _, names in os.walk(os.path.dirname(default.__file__)):
+        total += sum(os.path.getsize(os.path.join(root, n)) for n in names)
+    assert total < 12 * 2**20
+
+
+@pytest.fixture(scope="module")
+def lm():
+    # `load_model()` is `T5Seq2SeqLM.from_preset(preset_path())` plus setting
+    # the preprocessor's sequence lengths (which presets do not store).
+    return default.load_model()
+
+
+def test_preset_loads_tokenizes_and_generates(lm):
+    import keras_hub
+
+    assert isinstance(lm, keras_hub.models.T5Seq2SeqLM)
+    assert lm.preprocessor.encoder_sequence_length == default.ENCODER_SEQUENCE_LENGTH
+    assert lm.preprocessor.decoder_sequence_length == default.DECODER_SEQUENCE_LENGTH
+    assert lm.count_params() < 3_000_000
+    tokenizer = lm.preprocessor.tokenizer
+    vocab_size = tokenizer.vocabulary_size()
+    assert vocab_size == lm.backbone.vocabulary_size
+    assert tokenizer.pad_token_id == 0
+    assert tokenizer.end_token_id == 1
+    assert tokenizer.token_to_id("<unk>") == 2
+    # T5 convention: sentinels count down from the end of the vocabulary.
+    assert tokenizer.token_to_id("<extra_id_0>") == vocab_size - 1
+    assert tokenizer.token_to_id("<extra_id_99>") == vocab_size - 100
+
+    text = "sentence: a domestic animal kept for its milk"
+    ids = keras.ops.convert_to_numpy(tokenizer(text)).tolist()
+    assert ids and 2 not in ids  # no unknown pieces
+    assert tokenizer.detokenize(ids) == text
+    for label in range(len(default.LABELS)):
+        assert tokenizer.detokenize(tokenizer(str(label))) == str(label)
+
+    lm.preprocessor.encoder_sequence_length = 16
+    lm.preprocessor.decoder_sequence_length = 6
+    lm.compile(sampler="greedy")
+    if keras.backend.backend() == "tensorflow":
+        lm.jit_compile = False  # skip the XLA compilation to keep this fast
+    outputs = lm.generate([text, "a <extra_id_0> of a tree"])
+    assert len(outputs) == 2
+    assert all(isinstance(o, str) for o in outputs)
