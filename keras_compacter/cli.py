@@ -56,7 +56,21 @@ def parameter_table(arch, methods=None):
     return rows
 
 
+def _rerun_under(backend):
+    """Run this same command in a subprocess with `KERAS_BACKEND=backend`."""
+    env = dict(os.environ, KERAS_BACKEND=backend)
+    argv = [sys.executable, "-m", "keras_compacter.cli", *sys.argv[1:]]
+    return subprocess.run(argv, env=env).returncode
+
+
 def cmd_params(args):
+    import keras
+
+    if keras.config.backend() == "torch":
+        # Counts do not depend on the backend, but Keras's torch layers cannot
+        # track variables that are never allocated: count under TensorFlow
+        # (which KerasHub always installs).
+        return _rerun_under("tensorflow")
     rows = parameter_table(args.arch, args.method)
     if args.json:
         print(json.dumps(rows))
@@ -83,11 +97,7 @@ def cmd_export(args):
         else "tensorflow"
     )
     if backend != keras.config.backend():
-        env = dict(os.environ, KERAS_BACKEND=backend)
-        argv = [sys.executable, "-m", "keras_compacter.cli", *sys.argv[1:]]
-        if "--backend" not in argv:
-            argv += ["--backend", backend]
-        return subprocess.run(argv, env=env).returncode
+        return _rerun_under(backend)
     import keras_hub
 
     import keras_compacter as kc
