@@ -470,7 +470,7 @@ def backbone_config(args, vocab_size, dropout):
     )
 
 
-def reinit_token_embedding(backbone, seed):
+def reinit_token_embedding(backbone, seed, std=1.0):
     """Initialise the token embedding as T5 does: N(0, 1).
 
     `T5Backbone` passes `keras.initializers.TruncatedNormal(1.0)`, whose first
@@ -481,7 +481,7 @@ def reinit_token_embedding(backbone, seed):
     """
     emb = backbone.token_embedding.embeddings
     rng = np.random.default_rng([seed, 7])
-    emb.assign(rng.standard_normal(tuple(emb.shape)).astype("float32"))
+    emb.assign(std * rng.standard_normal(tuple(emb.shape)).astype("float32"))
 
 
 def tokenize_stream(sp, texts):
@@ -524,7 +524,7 @@ def pretrain(args, proto_bytes, corpus):
         )
 
     backbone = keras_hub.models.T5Backbone(**backbone_config(args, vocab_size, 0.0))
-    reinit_token_embedding(backbone, args.seed)
+    reinit_token_embedding(backbone, args.seed, args.embedding_init_std)
     lm = keras_hub.models.T5Seq2SeqLM(backbone=backbone, preprocessor=None)
     initial_weights = [w.copy() for w in lm.get_weights()]
     log(f"model: {lm.count_params()} parameters")
@@ -592,13 +592,22 @@ def pretrain(args, proto_bytes, corpus):
             super().__init__()
             self.history = []
             self.step = 0
+            self.mean = self.ema = 0.0
 
         def on_train_batch_end(self, batch, logs=None):
+            # `logs["loss"]` is the running mean over the current `fit` call:
+            # recover this batch's loss and keep a moving average of it.
+            mean = float(logs["loss"])
+            batch_loss = mean if batch == 0 else (batch + 1) * mean - batch * self.mean
+            self.mean = mean
+            self.ema = (
+                batch_loss if self.step == 0 else 0.95 * self.ema + 0.05 * batch_loss
+            )
             self.step += 1
             step = self.step
             if step % 50 == 0 or step == total_steps:
-                log(f"step {step}/{total_steps} loss {logs['loss']:.4f}")
-                self.history.append((step, float(logs["loss"])))
+                log(f"step {step}/{total_steps} loss (moving average) {self.ema:.4f}")
+                self.history.append((step, round(self.ema, 4)))
 
     logger = Logger()
     t_start, c_start = time.time(), time.process_time()
@@ -743,7 +752,7 @@ def finetune_eval(args, preset_dir, train_path, val_path, from_scratch=False):
     if from_scratch:
         config = lm.backbone.get_config()
         backbone = keras_hub.models.T5Backbone.from_config(config)
-        reinit_token_embedding(backbone, args.seed)
+        reinit_token_embedding(backbone, args.seed, args.embedding_init_std)
         lm = keras_hub.models.T5Seq2SeqLM(
             backbone=backbone, preprocessor=lm.preprocessor
         )
@@ -883,7 +892,7 @@ def write_readme(out, info):
         f" loss {pre.get('validation_loss', 0):.3f} (accuracy"
         f" {_pct(pre.get('validation_acc', 0))}), against ln({args['vocab_size']})"
         f" = {math.log(args['vocab_size']):.2f} for a uniform guess.",
-        "  * loss curve (step, loss): "
+        "  * training loss curve (step, moving average of the batch loss): "
         + ", ".join(f"({s}, {v:.2f})" for s, v in pre.get("loss_history", [])[::4]),
         "* Corpus: one document per WordNet synset (all parts of speech),"
         ' `"lemma, lemma: definition; example; example"`, shuffled with the seed,'
@@ -1022,6 +1031,17 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--inputs-length", type=int, default=64)
     p.add_argument("--learning-rate", type=float, default=2e-3)
+    p.add_argument(
+        "--embedding-init-std",
+        type=float,
+        default=1.0,
+        help="Stddev of the N(0, s) token embedding initialisation.",
+    )
+    p.add_argument(
+        "--vocab-proto",
+        default=None,
+        help="Reuse this SentencePiece model instead of training one.",
+    )
     p.add_argument("--n-train", type=int, default=2400)
     p.add_argument("--n-validation", type=int, default=480)
     p.add_argument(
@@ -1111,7 +1131,13 @@ def main(argv=None):
             info = json.load(f)
     else:
         log("training SentencePiece")
-        proto_bytes = train_sentencepiece(data["corpus"], args.vocab_size, args.seed)
+        if args.vocab_proto:
+            with open(args.vocab_proto, "rb") as f:
+                proto_bytes = f.read()
+        else:
+            proto_bytes = train_sentencepiece(
+                data["corpus"], args.vocab_size, args.seed
+            )
         lm, pretrain_info = pretrain(args, proto_bytes, data["corpus"])
         info["pretraining"] = pretrain_info
         save_preset(args, lm, proto_bytes, preset_dir)
