@@ -4,7 +4,8 @@ Everything here is derived from WordNet 3.0 (see `LICENSE.wordnet` and
 `README.md` in this folder) and built by `examples/make_offline_default.py`:
 
 * `t5_wordnet/` - a KerasHub preset of a tiny `T5Seq2SeqLM` (hidden 128;
-  the shipped build is a 1+1-layer pilot, SentencePiece vocabulary of 2048 ids with T5's special ids
+  the shipped build is a 1+1-layer pilot), a SentencePiece vocabulary of
+  2048 ids with T5's special ids
   pad=0, eos=1, unk=2 and 100 `<extra_id_N>` sentinels at the end of the
   vocabulary), pretrained with T5's span-corruption objective on WordNet
   glosses and example sentences.
