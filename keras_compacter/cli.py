@@ -1,29 +1,10 @@
 """The `keras-compacter` command line."""
 
 import argparse
-import contextlib
 import json
 import os
 import subprocess
 import sys
-
-
-def _deferred_weights():
-    """Create variables without allocating them (shapes and counts only)."""
-    import keras
-    from keras.src.backend.common import global_state
-
-    @contextlib.contextmanager
-    def scope():
-        key = "uninitialized_variables"
-        pending = list(global_state.get_global_attribute(key, []) or [])
-        try:
-            with keras.StatelessScope(initialize_variables=False):
-                yield
-        finally:
-            global_state.set_global_attribute(key, pending)
-
-    return scope()
 
 
 def parameter_table(arch, methods=None):
@@ -31,15 +12,16 @@ def parameter_table(arch, methods=None):
     import keras_hub
 
     import keras_compacter as kc
+    from keras_compacter.models.t5.architectures import deferred_weights
 
     rows = []
     for name in methods or list(kc.methods()):
-        with _deferred_weights():
+        with deferred_weights():
             backbone = kc.t5_backbone(arch)
         # The task compiles (an optimizer variable) as it is made: outside.
         model = keras_hub.models.T5Seq2SeqLM(backbone=backbone)
         try:
-            with _deferred_weights():
+            with deferred_weights():
                 kc.inject(model, name)
         except ValueError as e:  # e.g. phm_dim=12 does not divide T5-small
             rows.append({"method": name, "error": str(e)})

@@ -1,12 +1,14 @@
 """Standard T5 architectures: configs and parameter counts."""
 
-import contextlib
-
 import keras
 import keras_hub
 import pytest
 
-from keras_compacter.models.t5.architectures import ARCHITECTURES, t5_backbone
+from keras_compacter.models.t5.architectures import (
+    ARCHITECTURES,
+    deferred_weights,
+    t5_backbone,
+)
 
 NAMES = [
     "t5_small_multi",
@@ -89,26 +91,6 @@ def expected_num_params(config):
 
 def metadata_params(arch):
     return keras_hub.models.T5Backbone.presets[arch]["metadata"]["params"]
-
-
-@contextlib.contextmanager
-def deferred_weights():
-    """Create variables without allocating or initialising them.
-
-    Variables created in a `keras.StatelessScope` only record their shape and
-    initializer, so a 780M-parameter backbone costs no weight memory. Keras
-    registers them for a later initialisation by the next outermost
-    `StatelessScope`; we unregister them on exit so they never get allocated.
-    """
-    from keras.src.backend.common import global_state
-
-    key = "uninitialized_variables"
-    pending = list(global_state.get_global_attribute(key, []) or [])
-    try:
-        with keras.StatelessScope(initialize_variables=False):
-            yield
-    finally:
-        global_state.set_global_attribute(key, pending)
 
 
 def test_architecture_names():

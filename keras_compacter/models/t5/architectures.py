@@ -47,6 +47,7 @@ the function the checkpoints were trained with; it has no parameters, so the
 counts above are unaffected.
 """
 
+import contextlib
 import inspect
 
 import keras
@@ -178,3 +179,26 @@ def t5_backbone(arch, **overrides):
         )
     config = {**ARCHITECTURES[arch], **overrides}
     return keras_hub.models.T5Backbone(**config)
+
+
+@contextlib.contextmanager
+def deferred_weights():
+    """Create variables without allocating or initialising them.
+
+    Variables created in a `keras.StatelessScope` only record their shape and
+    initializer, so a 780M-parameter backbone costs no weight memory (counts
+    and shapes only). Keras registers them for initialisation by the next
+    outermost `StatelessScope`; they are unregistered on exit so they are
+    never allocated. Not on the torch backend, whose layers cannot track
+    unallocated variables.
+    """
+    # `global_state` is not public; it holds Keras's pending initialisations.
+    from keras.src.backend.common import global_state
+
+    key = "uninitialized_variables"
+    pending = list(global_state.get_global_attribute(key, []) or [])
+    try:
+        with keras.StatelessScope(initialize_variables=False):
+            yield
+    finally:
+        global_state.set_global_attribute(key, pending)
