@@ -265,3 +265,15 @@ def test_disabled_refuses_full_fine_tuning():
     with pytest.raises(ValueError, match="no base model to switch to"):
         with kc.disabled(lm):
             pass
+
+
+@pytest.mark.slow
+def test_compacter_plus_plus_file_for_t5_base_is_under_one_megabyte(tmp_path):
+    import keras_hub
+
+    lm = keras_hub.models.T5Seq2SeqLM(backbone=kc.t5_backbone("t5_base_multi"))
+    kc.inject(lm, "compacter++")
+    kc.save_adapter(lm, tmp_path / "a.npz")
+    size = os.path.getsize(tmp_path / "a.npz")
+    # 104,704 float32 values (PAPER.md's count) plus the header.
+    assert 4 * 104_704 < size < 2**20
