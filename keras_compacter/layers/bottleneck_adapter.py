@@ -6,7 +6,10 @@ from keras import ops
 from keras_compacter.layers.initializers import adapter_dense_initializer
 from keras_compacter.layers.low_rank_dense import LowRankDense
 from keras_compacter.layers.phm_dense import PHMDense
-from keras_compacter.layers.phm_rule import serialize_shared_rule
+from keras_compacter.layers.phm_rule import (
+    config_with_shared_rule,
+    serialize_shared_rule,
+)
 
 PROJECTIONS = ("dense", "phm", "low_rank")
 
@@ -155,9 +158,4 @@ class BottleneckAdapter(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        if config.get("shared_rule") is not None:
-            config["shared_rule"] = keras.saving.deserialize_keras_object(
-                config["shared_rule"]
-            )
-        return cls(**config)
+        return cls(**config_with_shared_rule(config))

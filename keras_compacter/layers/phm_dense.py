@@ -7,7 +7,11 @@ from keras_compacter.layers.initializers import (
     BlockGlorotUniform,
     own_rule_initializer,
 )
-from keras_compacter.layers.phm_rule import SharedPHMRule, serialize_shared_rule
+from keras_compacter.layers.phm_rule import (
+    SharedPHMRule,
+    config_with_shared_rule,
+    serialize_shared_rule,
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_compacter")
@@ -224,9 +228,4 @@ class PHMDense(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        if config.get("shared_rule") is not None:
-            config["shared_rule"] = keras.saving.deserialize_keras_object(
-                config["shared_rule"]
-            )
-        return cls(**config)
+        return cls(**config_with_shared_rule(config))

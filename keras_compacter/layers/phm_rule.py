@@ -72,3 +72,13 @@ def serialize_shared_rule(rule):
     config = keras.saving.serialize_keras_object(rule)
     config["shared_object_id"] = int(id(rule))
     return config
+
+
+def config_with_shared_rule(config):
+    """A copy of a layer config whose `shared_rule` entry is a rule again."""
+    config = dict(config)
+    if config.get("shared_rule") is not None:
+        config["shared_rule"] = keras.saving.deserialize_keras_object(
+            config["shared_rule"]
+        )
+    return config

@@ -282,7 +282,10 @@ class T5Wiring:
 
     def add_output_hook(self, target, layer):
         """Apply `layer` to the output of `target`, a layer of this model."""
-        add_hook(target, layer, where="post")
+        self._add_switchable_hook(target, layer, "post")
+
+    def _add_switchable_hook(self, target, layer, where):
+        add_hook(target, layer, where=where)
         self.on_disable(
             lambda: set_hooks_enabled(target, False),
             lambda: set_hooks_enabled(target, True),
@@ -384,11 +387,10 @@ class T5Wiring:
         if state.encoder_prefix is not None:
             raise ValueError("The encoder input already has a prefix.")
         state.encoder_prefix = prefix
-        dropout = self.backbone.encoder_embedding_dropout
-        add_hook(dropout, prefix, where="pre")
-        self.on_disable(
-            lambda: set_hooks_enabled(dropout, False),
-            lambda: set_hooks_enabled(dropout, True),
+        # Before the encoder's embedding dropout, so the prompts are dropped
+        # out like the token embeddings they join.
+        self._add_switchable_hook(
+            self.backbone.encoder_embedding_dropout, prefix, "pre"
         )
 
     def add_logits_hook(self, layer):
