@@ -19,7 +19,12 @@ from keras_compacter.api import (
 from keras_compacter.methods import UnknownMethodError
 from keras_compacter.models.t5.architectures import ARCHITECTURES, t5_backbone
 from keras_compacter.models.t5.wiring import NeedsTaskError, UnsupportedModelError
-from keras_compacter.saving import AdapterFileError, load_adapter, save_adapter
+from keras_compacter.saving import (
+    AdapterFileError,
+    load_adapter,
+    read_adapter,
+    save_adapter,
+)
 
 __version__ = "0.1.0"
 
@@ -29,6 +34,7 @@ __all__ = [
     "AlreadyInjectedError",
     "disabled",
     "load_adapter",
+    "read_adapter",
     "save_adapter",
     "NeedsTaskError",
     "UnknownMethodError",

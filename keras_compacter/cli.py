@@ -99,6 +99,60 @@ def cmd_train(args):
     return train_main(args)
 
 
+PAPER_SPLITS = (
+    "split as the paper's code does (validation carved out of the training "
+    "or validation data; the official validation data becomes the test split)"
+)
+
+
+def _add_data_arguments(p):
+    p.add_argument(
+        "--task", default=None, help="a GLUE/SuperGLUE task name; default: offline"
+    )
+    p.add_argument("--data-dir", help="the task's official folder (GLUE TSV, ...)")
+    p.add_argument("--train-file")
+    p.add_argument("--validation-file")
+    p.add_argument("--source", choices=("files", "tfds", "hf"), default=None)
+    p.add_argument("--input-columns", help="custom data: comma-separated columns")
+    p.add_argument("--target-column", help="custom data: the target column")
+    p.add_argument("--metric", default=None, help="custom data: the metric")
+    p.add_argument(
+        "--add-prefix", action="store_true", help="prefix inputs with the task name"
+    )
+
+
+def cmd_evaluate(args):
+    from keras_compacter.evaluate import evaluate_main
+
+    return evaluate_main(args)
+
+
+def cmd_predict(args):
+    from keras_compacter.evaluate import predict_main
+
+    return predict_main(args)
+
+
+def _user_errors():
+    """Errors that mean bad input: printed as one line, exit status 2."""
+    from keras_compacter.api import AlreadyInjectedError
+    from keras_compacter.methods import UnknownMethodError
+    from keras_compacter.models.t5.wiring import UnsupportedModelError
+    from keras_compacter.runs import UsageError
+    from keras_compacter.saving import AdapterFileError
+    from keras_compacter.tasks import DataError, UnknownTaskError
+
+    return (
+        AdapterFileError,
+        AlreadyInjectedError,
+        DataError,
+        UnknownMethodError,
+        UnknownTaskError,
+        UnsupportedModelError,
+        UsageError,
+    )
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="keras-compacter",
@@ -119,16 +173,54 @@ def build_parser():
     p.add_argument("--backend", choices=("tensorflow", "jax"))
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("train", help="Fine-tune T5 with a method.")
+    p = sub.add_parser(
+        "train",
+        help="Fine-tune T5 with a method (no arguments: the offline default).",
+        description="Fine-tune T5 with a method and keep the best adapter. "
+        "With no data arguments it runs offline on the shipped default.",
+    )
     p.add_argument("--preset", default=None, help="default: the shipped tiny T5")
     p.add_argument("--method", default="compacter++")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a method setting, repeatable (e.g. --set reduction_factor=16)",
+    )
+    _add_data_arguments(p)
+    p.add_argument("--paper-splits", action="store_true", help=PAPER_SPLITS)
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--max-source-length", type=int, default=64)
+    p.add_argument("--eval-batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=None, help="default: the paper's")
+    p.add_argument("--warmup-steps", type=int, default=None)
+    p.add_argument("--max-source-length", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output", default="runs/default")
+    p.add_argument("--export", action="store_true", help="also write a SavedModel")
+    p.add_argument("--verbose", type=int, default=1, help="fit's verbosity")
     p.set_defaults(func=cmd_train)
+
+    for name, helptext in (
+        ("evaluate", "Score a saved adapter on a split."),
+        ("predict", "Generate with a saved adapter."),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--run", help="a train output folder (has run.json)")
+        p.add_argument("--preset")
+        p.add_argument("--adapter")
+        _add_data_arguments(p)
+        p.add_argument("--file", help="one data file (TSV/CSV/JSONL)")
+        p.add_argument("--max-source-length", type=int, default=None)
+        p.add_argument("--max-target-length", type=int, default=None)
+        p.add_argument("--batch-size", type=int, default=64)
+        p.add_argument("--output", help="write the result here")
+        if name == "evaluate":
+            p.add_argument("--split", default="validation")
+            p.set_defaults(func=cmd_evaluate)
+        else:
+            p.add_argument("--text", action="append", help="an input, repeatable")
+            p.set_defaults(func=cmd_predict)
     return parser
 
 
@@ -138,7 +230,11 @@ def main(argv=None):
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return args.func(args)
+    try:
+        return args.func(args)
+    except _user_errors() as e:
+        print(f"keras-compacter {args.command}: error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -2,86 +2,279 @@
 
 With no arguments it runs offline on the shipped default: a tiny T5
 pretrained on WordNet and a WordNet supersense classification task (see
-`keras_compacter/default/README.md`).
+`keras_compacter/default/README.md`). Otherwise it reads a GLUE/SuperGLUE
+task (`--task`, from the official files in `--data-dir` or by name with
+`--source tfds|hf`) or any CSV/TSV/JSONL (`--input-columns`,
+`--target-column`).
+
+Everything that can be checked is checked before the model is built: the
+data (files, columns, labels, empty splits) and the method and its settings.
+The best adapter is saved atomically each time the validation score
+improves, so stopping the run (Ctrl-C) leaves the last best adapter intact.
 """
 
 import json
 import os
 import time
 
+import keras
+import numpy as np
 
-def _accuracy(predictions, targets):
-    hits = sum(p.strip() == t for p, t in zip(predictions, targets))
-    return 100.0 * hits / max(1, len(targets))
+from keras_compacter import runs
+
+
+def parse_settings(items):
+    """`["reduction_factor=16", "phm_dim=8"]` -> `{"reduction_factor": 16, ...}`."""
+    settings = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise runs.UsageError(
+                f"--set takes KEY=VALUE (a method setting), got {item!r}."
+            )
+        try:
+            settings[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key.strip()] = value
+    return settings
+
+
+def _method(args):
+    from keras_compacter.methods import get_method
+
+    try:
+        return get_method(args.method, **parse_settings(args.set))
+    except TypeError as e:  # an unknown setting: the message lists the valid
+        raise runs.UsageError(str(e)) from e
+
+
+def _majority(task, train_targets, valid_targets):
+    """Score of always answering the most frequent training target."""
+    if getattr(task, "labels", None) is None:
+        return None
+    top = max(set(train_targets), key=train_targets.count)
+    metrics = task.score([top] * len(valid_targets), valid_targets)
+    return {"target": top, "metrics": metrics, "score": task.main_score(metrics)}
+
+
+@keras.saving.register_keras_serializable(package="keras_compacter")
+class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up to `peak`, then linear decay to 0 (the paper's schedule)."""
+
+    def __init__(self, peak, total_steps, warmup_steps):
+        self.peak = peak
+        self.total_steps = total_steps
+        self.warmup_steps = warmup_steps
+
+    def __call__(self, step):
+        step = keras.ops.cast(step, "float32")
+        warm = step / max(1, self.warmup_steps)
+        decay = (self.total_steps - step) / max(1, self.total_steps - self.warmup_steps)
+        factor = keras.ops.where(step < self.warmup_steps, warm, decay)
+        return self.peak * keras.ops.clip(factor, 0.0, 1.0)
+
+    def get_config(self):
+        return {
+            "peak": self.peak,
+            "total_steps": self.total_steps,
+            "warmup_steps": self.warmup_steps,
+        }
+
+
+def prepare(args):
+    """Read and check everything a run needs before any model is built."""
+    task = runs.resolve_task(args)
+    add_prefix = bool(getattr(args, "add_prefix", False))
+    train_examples = runs.load_split(task, args, "train")
+    valid_examples = runs.load_split(task, args, "validation")
+    test = None
+    if getattr(args, "paper_splits", False):
+        from keras_compacter import tasks
+
+        train_examples, valid_examples, test_examples = tasks.paper_splits(
+            task, train_examples, valid_examples, seed=args.seed
+        )
+        test = _pairs(task, test_examples, add_prefix, "test")
+    train = _pairs(task, train_examples, add_prefix, "train")
+    valid = _pairs(task, valid_examples, add_prefix, "validation")
+    method = _method(args)
+    return task, train, valid, test, method
+
+
+def _pairs(task, examples, add_prefix, split):
+    from keras_compacter import tasks
+
+    try:
+        return tasks.text_pairs(task, examples, add_prefix=add_prefix)
+    except tasks.DataError as e:
+        raise tasks.DataError(f"{split} split: {e}") from e
+
+
+def _defaults(args, task, method):
+    """Epochs, learning rate, source length: flags, else the defaults."""
+    from keras_compacter import default
+
+    if isinstance(task, runs.DefaultTask):
+        epochs = args.epochs or getattr(default, "EPOCHS", 3)
+        lrs = getattr(default, "LEARNING_RATES", {})
+        lr = args.lr or lrs.get(method.name, method.default_learning_rate)
+        source_length = args.max_source_length or default.ENCODER_SEQUENCE_LENGTH
+    else:
+        epochs = args.epochs or (20 if task.name in runs.SMALL_TASKS else 3)
+        lr = args.lr or method.default_learning_rate
+        source_length = args.max_source_length or 128
+    return epochs, lr, source_length
 
 
 def main(args):
-    import keras
-    import keras_hub
-
     import keras_compacter as kc
     from keras_compacter import default
 
+    task, train, valid, test, method = prepare(args)
+    epochs, lr, source_length = _defaults(args, task, method)
     keras.utils.set_random_seed(args.seed)
     preset = args.preset or default.preset_path()
-    preprocessor = keras_hub.models.T5Seq2SeqLMPreprocessor.from_preset(
-        preset,
-        encoder_sequence_length=args.max_source_length,
-        decoder_sequence_length=default.DECODER_SEQUENCE_LENGTH,
-    )
-    model = keras_hub.models.T5Seq2SeqLM.from_preset(preset, preprocessor=preprocessor)
-    train = [default.to_text_to_text(s, y) for s, y in default.read_split("train")]
-    valid = [default.to_text_to_text(s, y) for s, y in default.read_split("validation")]
-    if not train or not valid:
-        raise SystemExit("The task has an empty split; nothing to train on.")
-    majority = max(
-        _accuracy([t] * len(valid), [v for _, v in valid])
-        for t in {t for _, t in train}
-    )
+    model = runs.load_lm(preset, source_length, 8)
+    target_len = runs.target_length(model.preprocessor, train[1] + valid[1])
+    model.preprocessor.decoder_sequence_length = target_len
+    majority = _majority(task, train[1], valid[1])
 
-    kc.inject(model, args.method)
+    kc.inject(model, method)
     summary = kc.summary(model)
-    method = kc.injected_method(model)
-    lr = args.lr or method.default_learning_rate
-    epochs = args.epochs or 3
-    steps = epochs * -(-len(train) // args.batch_size)
-    schedule = keras.optimizers.schedules.PolynomialDecay(
-        lr, steps, end_learning_rate=0
+    steps = epochs * -(-len(train[0]) // args.batch_size)
+    warmup = (
+        args.warmup_steps if args.warmup_steps is not None else min(500, steps // 10)
     )
     model.compile(
-        optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.0),
+        optimizer=keras.optimizers.AdamW(
+            WarmupLinearDecay(lr, steps, warmup), weight_decay=0.0
+        ),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         weighted_metrics=[],
         sampler="greedy",
     )
-    os.makedirs(args.output, exist_ok=True)
-    with open(os.path.join(args.output, "summary.json"), "w") as f:
-        json.dump({k: v for k, v in summary.items()}, f, indent=2)
-    x = {"encoder_text": [s for s, _ in train], "decoder_text": [t for _, t in train]}
-    history, best = [], None
-    for epoch in range(1, epochs + 1):
-        start = time.time()
-        fit = model.fit(x, batch_size=args.batch_size, epochs=1, verbose=1)
-        outputs = model.generate(
-            [s for s, _ in valid], max_length=default.DECODER_SEQUENCE_LENGTH
-        )
-        score = _accuracy(outputs, [t for _, t in valid])
-        record = {
-            "epoch": epoch,
-            "loss": float(fit.history["loss"][-1]),
-            "validation_accuracy": score,
-            "seconds": round(time.time() - start, 1),
-        }
-        history.append(record)
-        print(json.dumps(record))
-        if best is None or score > best["validation_accuracy"]:
-            best = record
-            kc.save_adapter(model, os.path.join(args.output, "adapter.npz"))
-        with open(os.path.join(args.output, "metrics.json"), "w") as f:
-            json.dump({"epochs": history, "best": best, "majority": majority}, f)
-    print(
-        f"{method.name}: best validation accuracy {best['validation_accuracy']:.1f}% "
-        f"(majority class {majority:.1f}%), training {summary['percent']:.3f}% "
-        f"of the parameters; adapter in {args.output}/adapter.npz"
+    out = args.output
+    os.makedirs(out, exist_ok=True)
+    adapter_path = os.path.join(out, "adapter.npz")
+    runs.write_json(os.path.join(out, "summary.json"), dict(summary))
+    runs.write_json(
+        os.path.join(out, "run.json"),
+        {
+            "preset": os.path.abspath(preset) if os.path.isdir(preset) else preset,
+            "task": task.name,
+            "task_spec": _task_spec(args),
+            "add_prefix": bool(getattr(args, "add_prefix", False)),
+            "method": method.get_config(),
+            "encoder_sequence_length": source_length,
+            "decoder_sequence_length": target_len,
+            "epochs": epochs,
+            "learning_rate": lr,
+            "warmup_steps": warmup,
+            "batch_size": args.batch_size,
+            "seed": args.seed,
+            "backend": keras.config.backend(),
+            "train_examples": len(train[0]),
+            "validation_examples": len(valid[0]),
+        },
     )
+    # KerasHub preprocesses string inputs into a tf.data pipeline, which `fit`
+    # does not shuffle: shuffle each epoch here (seeded).
+    rng = np.random.default_rng(args.seed)
+    history, best = [], None
+    print(
+        f"Training {method.name} on {task.name}: {len(train[0])} examples, "
+        f"{epochs} epochs, lr {lr:g}, batch {args.batch_size}."
+    )
+    try:
+        for epoch in range(1, epochs + 1):
+            start = time.time()
+            order = rng.permutation(len(train[0]))
+            x = {
+                "encoder_text": [train[0][i] for i in order],
+                "decoder_text": [train[1][i] for i in order],
+            }
+            fit = model.fit(
+                x, batch_size=args.batch_size, epochs=1, verbose=args.verbose
+            )
+            train_seconds = time.time() - start
+            metrics, score, _ = runs.evaluate_pairs(
+                model, task, valid[0], valid[1], target_len, args.eval_batch_size
+            )
+            record = {
+                "epoch": epoch,
+                "loss": float(fit.history["loss"][-1]),
+                "validation": metrics,
+                "score": score,
+                "train_seconds": round(train_seconds, 1),
+                "seconds": round(time.time() - start, 1),
+            }
+            history.append(record)
+            print(json.dumps(record))
+            if best is None or score > best["score"]:
+                best = record
+                kc.save_adapter(model, adapter_path)
+            runs.write_json(
+                os.path.join(out, "metrics.json"),
+                {"epochs": history, "best": best, "majority": majority},
+            )
+    except KeyboardInterrupt:
+        print(
+            f"\nInterrupted. The best adapter so far is intact in {adapter_path}"
+            if best
+            else "\nInterrupted before the first evaluation; no adapter saved."
+        )
+        return 130
+    result = {"epochs": history, "best": best, "majority": majority}
+    if test is not None:
+        kc.load_adapter(model, adapter_path)
+        metrics, score, _ = runs.evaluate_pairs(
+            model, task, test[0], test[1], target_len, args.eval_batch_size
+        )
+        result["test"] = {"metrics": metrics, "score": score}
+        print(json.dumps({"test": result["test"]}))
+    runs.write_json(os.path.join(out, "metrics.json"), result)
+    baseline = (
+        f" (majority class {majority['score']:.1f})" if majority is not None else ""
+    )
+    print(
+        f"{method.name}: best validation score {best['score']:.1f}{baseline} "
+        f"at epoch {best['epoch']}, training {summary['percent']:.3f}% of the "
+        f"parameters; adapter in {adapter_path}"
+    )
+    if args.export:
+        _export(model, adapter_path, preset, os.path.join(out, "saved_model"))
     return 0
+
+
+def _task_spec(args):
+    """Enough to find the data again for `evaluate`."""
+    return {
+        key: getattr(args, key, None)
+        for key in (
+            "task",
+            "data_dir",
+            "source",
+            "input_columns",
+            "target_column",
+            "metric",
+        )
+    }
+
+
+def _export(model, adapter_path, preset, folder):
+    import subprocess
+    import sys
+
+    import keras_compacter as kc
+
+    if keras.config.backend() in ("tensorflow", "jax"):
+        from keras_compacter.export import export_saved_model
+
+        kc.load_adapter(model, adapter_path)
+        export_saved_model(model, folder)
+    else:  # PyTorch cannot write a SavedModel: rebuild under TensorFlow.
+        command = [sys.executable, "-m", "keras_compacter.cli", "export"]
+        command += ["--preset", preset, "--adapter", adapter_path]
+        command += ["--output", folder, "--backend", "tensorflow"]
+        subprocess.run(command, check=True)
+    print(f"Exported a SavedModel to {folder}")
