@@ -244,3 +244,13 @@ def _check_model(model):
         )
     if not model.built:
         raise ValueError("Build the model (or load its weights) before exporting.")
+    from keras_compacter.models.t5.wiring import adaptations
+
+    state = adaptations(model)
+    if state is not None and state.disabled:
+        raise ValueError(
+            "The method is switched off (inside keras_compacter.disabled()), so "
+            "this would export the base model under the adapted model's name; "
+            "export outside the `with disabled(...)` block, or export the base "
+            "model itself."
+        )

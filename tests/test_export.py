@@ -112,6 +112,11 @@ def test_refuses_what_it_cannot_export(tmp_path):
         with pytest.raises(ValueError, match="JAX backend only"):
             export_saved_model(lm, tmp_path / "m", jax2tf_kwargs={"enable_xla": True})
     assert not (tmp_path / "backbone").exists() and not (tmp_path / "m").exists()
+    adapted = adapted_lm("bitfit")
+    with kc.disabled(adapted):
+        with pytest.raises(ValueError, match="disabled"):
+            export_saved_model(adapted, tmp_path / "off")
+    assert not (tmp_path / "off").exists()
 
 
 @pytest.mark.skipif(BACKEND != "torch", reason="the PyTorch backend's refusal")
