@@ -194,7 +194,11 @@ def main(args):
                 "decoder_text": [train[1][i] for i in order],
             }
             fit = model.fit(
-                x, batch_size=args.batch_size, epochs=1, verbose=args.verbose
+                x,
+                batch_size=args.batch_size,
+                epochs=1,
+                shuffle=False,  # shuffled above
+                verbose=args.verbose,
             )
             train_seconds = time.time() - start
             metrics, score, _ = runs.evaluate_pairs(
