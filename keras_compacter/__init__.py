@@ -5,7 +5,7 @@ Compacter paper (Karimi Mahabadi, Henderson, Ruder, NeurIPS 2021), written
 with `keras.ops` for TensorFlow, JAX and PyTorch.
 """
 
-from keras_compacter import layers
+from keras_compacter import distribution, layers
 from keras_compacter import methods as method_configs
 from keras_compacter.api import (
     AlreadyInjectedError,
@@ -33,6 +33,7 @@ __all__ = [
     "AdapterFileError",
     "AlreadyInjectedError",
     "disabled",
+    "distribution",
     "load_adapter",
     "read_adapter",
     "save_adapter",

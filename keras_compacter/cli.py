@@ -136,6 +136,7 @@ def cmd_predict(args):
 def _user_errors():
     """Errors that mean bad input: printed as one line, exit status 2."""
     from keras_compacter.api import AlreadyInjectedError
+    from keras_compacter.distribution import DistributionUnsupportedError
     from keras_compacter.methods import UnknownMethodError
     from keras_compacter.models.t5.wiring import UnsupportedModelError
     from keras_compacter.runs import UsageError
@@ -146,6 +147,7 @@ def _user_errors():
         AdapterFileError,
         AlreadyInjectedError,
         DataError,
+        DistributionUnsupportedError,
         UnknownMethodError,
         UnknownTaskError,
         UnsupportedModelError,
@@ -198,6 +200,11 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output", default="runs/default")
     p.add_argument("--export", action="store_true", help="also write a SavedModel")
+    p.add_argument(
+        "--data-parallel",
+        action="store_true",
+        help="train on all local devices (JAX, TensorFlow); --batch-size is global",
+    )
     p.add_argument("--verbose", type=int, default=1, help="fit's verbosity")
     p.set_defaults(func=cmd_train)
 

@@ -171,19 +171,28 @@ def target_length(preprocessor, targets, cap=128):
     return min(cap, longest + 2)
 
 
-def generate_texts(model, sources, max_length, batch_size=64):
-    """Greedy (or the compiled sampler's) generation, in batches."""
+def generate_texts(model, sources, max_length, batch_size=64, generate=None):
+    """Greedy (or the compiled sampler's) generation, in batches.
+
+    `generate(model, inputs, max_length=...)` replaces `model.generate`
+    (e.g. `Replicas.generate` of `keras_compacter.distribution`).
+    """
     outputs = []
     for start in range(0, len(sources), batch_size):
         batch = list(sources[start : start + batch_size])
-        out = model.generate(batch, max_length=max_length)
+        if generate is None:
+            out = model.generate(batch, max_length=max_length)
+        else:
+            out = generate(model, batch, max_length=max_length)
         outputs.extend([out] if isinstance(out, str) else list(out))
     return [o.strip() for o in outputs]
 
 
-def evaluate_pairs(model, task, sources, targets, max_length, batch_size=64):
+def evaluate_pairs(
+    model, task, sources, targets, max_length, batch_size=64, generate=None
+):
     """`(metrics, main score, predictions)` of `model` on text pairs."""
-    predictions = generate_texts(model, sources, max_length, batch_size)
+    predictions = generate_texts(model, sources, max_length, batch_size, generate)
     metrics = task.score(predictions, targets)
     return metrics, task.main_score(metrics), predictions
 

@@ -13,6 +13,7 @@ The best adapter is saved atomically each time the validation score
 improves, so stopping the run (Ctrl-C) leaves the last best adapter intact.
 """
 
+import contextlib
 import json
 import os
 import time
@@ -127,21 +128,53 @@ def _defaults(args, task, method):
 
 
 def main(args):
+    task, train, valid, test, method = prepare(args)
+    scope = contextlib.nullcontext()
+    if getattr(args, "data_parallel", False):
+        from keras_compacter import distribution
+
+        # Model creation through fit inside the scope: every variable is
+        # created on every device.
+        scope = distribution.data_parallel()
+    with scope as replicas:
+        return _run(args, task, train, valid, test, method, replicas)
+
+
+def _run(args, task, train, valid, test, method, replicas):
     import keras_compacter as kc
     from keras_compacter import default
 
-    task, train, valid, test, method = prepare(args)
     epochs, lr, source_length = _defaults(args, task, method)
     keras.utils.set_random_seed(args.seed)
     preset = args.preset or default.preset_path()
+    # Examples per epoch: with several devices, as many as split evenly into
+    # batches (a batch that does not split is an error on JAX and a wrong
+    # gradient on TensorFlow); at most `devices - 1` are left out per epoch.
+    per_epoch = len(train[0])
+    generate = None
+    if replicas is not None:
+        try:
+            per_epoch = replicas.even_examples(per_epoch, args.batch_size)
+        except ValueError as e:
+            raise runs.UsageError(f"--batch-size: {e}") from e
+        generate = replicas.generate
+        print(
+            f"Data parallel over {replicas.count} devices "
+            f"({replicas.num_processes} process(es)); global batch "
+            f"{args.batch_size}, {per_epoch} of {len(train[0])} examples per epoch."
+        )
     model = runs.load_lm(preset, source_length, 8)
     target_len = runs.target_length(model.preprocessor, train[1] + valid[1])
     model.preprocessor.decoder_sequence_length = target_len
     majority = _majority(task, train[1], valid[1])
 
     kc.inject(model, method)
+    if replicas is not None:
+        from keras_compacter import distribution
+
+        distribution.integer_masks(model)
     summary = kc.summary(model)
-    steps = epochs * -(-len(train[0]) // args.batch_size)
+    steps = epochs * -(-per_epoch // args.batch_size)
     warmup = (
         args.warmup_steps if args.warmup_steps is not None else min(500, steps // 10)
     )
@@ -188,21 +221,31 @@ def main(args):
     try:
         for epoch in range(1, epochs + 1):
             start = time.time()
-            order = rng.permutation(len(train[0]))
+            order = rng.permutation(len(train[0]))[:per_epoch]
             x = {
                 "encoder_text": [train[0][i] for i in order],
                 "decoder_text": [train[1][i] for i in order],
             }
+            batch_size = args.batch_size
+            if replicas is not None:  # this process's share (several hosts)
+                x = replicas.local_part(x)
+                batch_size = replicas.local_batch_size(batch_size)
             fit = model.fit(
                 x,
-                batch_size=args.batch_size,
+                batch_size=batch_size,
                 epochs=1,
                 shuffle=False,  # shuffled above
                 verbose=args.verbose,
             )
             train_seconds = time.time() - start
             metrics, score, _ = runs.evaluate_pairs(
-                model, task, valid[0], valid[1], target_len, args.eval_batch_size
+                model,
+                task,
+                valid[0],
+                valid[1],
+                target_len,
+                args.eval_batch_size,
+                generate,
             )
             record = {
                 "epoch": epoch,
@@ -216,7 +259,8 @@ def main(args):
             print(json.dumps(record))
             if best is None or score > best["score"]:
                 best = record
-                kc.save_adapter(model, adapter_path)
+                if replicas is None or replicas.process_id == 0:
+                    kc.save_adapter(model, adapter_path)
             runs.write_json(
                 os.path.join(out, "metrics.json"),
                 {"epochs": history, "best": best, "majority": majority},
@@ -232,7 +276,7 @@ def main(args):
     if test is not None:
         kc.load_adapter(model, adapter_path)
         metrics, score, _ = runs.evaluate_pairs(
-            model, task, test[0], test[1], target_len, args.eval_batch_size
+            model, task, test[0], test[1], target_len, args.eval_batch_size, generate
         )
         result["test"] = {"metrics": metrics, "score": score}
         print(json.dumps({"test": result["test"]}))

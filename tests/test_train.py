@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 
+import keras
 import pytest
 
 import keras_compacter as kc
@@ -240,3 +241,40 @@ def test_interrupting_training_keeps_the_best_adapter(tmp_path, sst2):
     assert "intact" in out
     kc.read_adapter(adapter)  # complete and readable
     assert not [p for p in os.listdir(output) if p.startswith(".")]
+
+
+@pytest.mark.skipif(keras.config.backend() != "torch", reason="torch's refusal")
+def test_data_parallel_on_torch_says_what_to_use(capsys, tmp_path, sst2):
+    fails_early(
+        ["train", "--task", "sst2", "--data-dir", sst2, "--data-parallel"],
+        capsys,
+        tmp_path,
+        "KERAS_BACKEND=jax",
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(keras.config.backend() != "jax", reason="2 virtual JAX devices")
+def test_data_parallel_train_on_two_devices(tmp_path, sst2):
+    preset = str(tmp_path / "preset")
+    save_tiny_preset(preset, seed=0)
+    output = tmp_path / "run"
+    command = [sys.executable, "-m", "keras_compacter.cli", "train"]
+    command += ["--preset", preset, "--task", "sst2", "--data-dir", sst2]
+    command += [*TINY_COMPACTER, "--epochs", "1", "--batch-size", "4"]
+    command += ["--max-source-length", "16", "--output", str(output)]
+    command += ["--verbose", "0", "--data-parallel"]
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    out = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "Data parallel over 2 devices" in out.stdout
+    # 6 examples, global batch 4: the last batch of 2 splits over 2 devices.
+    assert "6 of 6 examples per epoch" in out.stdout
+    kc.read_adapter(output / "adapter.npz")
+    bad = subprocess.run(
+        command[:-1] + ["--data-parallel", "--batch-size", "3"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert bad.returncode == 2 and "multiple of 2" in bad.stderr, bad.stderr
