@@ -90,6 +90,11 @@ def prepare(args):
     valid_examples = runs.load_split(task, args, "validation")
     test = None
     if getattr(args, "paper_splits", False):
+        if isinstance(task, runs.DefaultTask):
+            raise runs.UsageError(
+                "--paper-splits applies to the GLUE/SuperGLUE tasks (--task); "
+                "the default task has its own train and validation files."
+            )
         from keras_compacter import tasks
 
         train_examples, valid_examples, test_examples = tasks.paper_splits(
