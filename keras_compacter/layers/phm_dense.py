@@ -23,10 +23,23 @@ class PHMDense(keras.layers.Layer):
     of `k * units`. With `phm_rank=r`, `B_i = s_i t_i^T` is low-rank
     (`s_i`: `(k/n, r)`, `t_i`: `(r, units/n)`): the LPHM layer of Compacter.
 
-    `call` never builds `W`: the input is viewed as `(..., n, k/n)` and
-    contracted with the factors, which is cheaper than `x @ W` whenever the
-    rank is small, and avoids an `n * k * units` construction per step.
-    `kernel` builds `W` on demand, for inspection and tests.
+    `call` picks the cheaper of two evaluations, by counting FLOPs for the
+    call's number of rows `t` (the product of the leading dimensions):
+
+    * factored (`call_factored`): the input is viewed as `(..., n, k/n)` and
+      contracted with the factors, never building `W`:
+      `t * 2n^2 k + t * 2k units` for full-rank `B_i`,
+      `t * 2rn(k + n^2 + units)` for rank `r`;
+    * materialised (`call_materialised`): `x @ W + b`, building `W` once per
+      call: `t * 2k units + 2n k units` (plus `2k units r / n` for `s t^T`).
+
+    Low-rank layers with few rows (Compacter's adapters) stay factored;
+    full-rank layers at a training step's row count (PHM-Adapter, n=12)
+    materialise, since the factored contraction over the rule costs
+    `n^2 / units` times the product itself. When `t` is not known when the
+    call is traced, the per-row costs decide (many rows assumed). Both
+    evaluations are exact; they differ only in rounding.
+    `kernel` builds `W` on demand.
 
     Args:
         units: int, output size.
@@ -176,7 +189,49 @@ class PHMDense(keras.layers.Layer):
         w = ops.einsum("iab,ipq->apbq", self.phm_rule, self.phm_kernel)
         return ops.reshape(w, (self.input_dim, self.units))
 
+    def _rows(self, inputs):
+        """Number of rows `t` of the call, or None if not static."""
+        rows = 1
+        for dim in inputs.shape[:-1]:
+            # None, or a symbolic dimension (jax2tf's shape polymorphism when
+            # exporting): not known when the call is traced.
+            if not isinstance(dim, int):
+                return None
+            rows *= dim
+        return rows
+
+    def uses_factored_call(self, rows):
+        """Whether `call` on `rows` rows evaluates factored (fewer FLOPs).
+
+        `rows=None` (unknown when traced) compares the per-row costs only.
+        """
+        n, k, units = self.phm_dim, self.input_dim, self.units
+        if self.phm_rank is None:
+            factored_per_row = 2 * n * n * k + 2 * k * units
+            build = 2 * n * k * units
+        else:
+            r = self.phm_rank
+            factored_per_row = 2 * r * n * (k + n * n + units)
+            build = 2 * n * k * units + 2 * k * units * r // n
+        dense_per_row = 2 * k * units
+        if rows is None:
+            return factored_per_row < dense_per_row
+        return rows * factored_per_row <= rows * dense_per_row + build
+
     def call(self, inputs):
+        if self.uses_factored_call(self._rows(inputs)):
+            return self.call_factored(inputs)
+        return self.call_materialised(inputs)
+
+    def call_materialised(self, inputs):
+        """`inputs @ kernel + bias`, building `W` first."""
+        y = ops.matmul(inputs, ops.cast(self.kernel, inputs.dtype))
+        if self.bias is not None:
+            y = ops.add(y, self.bias)
+        return y
+
+    def call_factored(self, inputs):
+        """The layer's output from the factors, without building `W`."""
         n, k, units = self.phm_dim, self.input_dim, self.units
         p, q = k // n, units // n
         rule = self.phm_rule
