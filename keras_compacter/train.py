@@ -173,7 +173,13 @@ def _run(args, task, train, valid, test, method, replicas):
     model.preprocessor.decoder_sequence_length = target_len
     majority = _majority(task, train[1], valid[1])
 
-    kc.inject(model, method)
+    try:
+        kc.inject(model, method)
+    except ValueError as e:  # the method does not fit this model's sizes
+        raise runs.UsageError(
+            f"{method.name} does not fit this model: {e} (change it with "
+            "--set KEY=VALUE, or pick another --method)"
+        ) from e
     if replicas is not None:
         from keras_compacter import distribution
 

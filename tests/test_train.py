@@ -278,3 +278,16 @@ def test_data_parallel_train_on_two_devices(tmp_path, sst2):
         env=env,
     )
     assert bad.returncode == 2 and "multiple of 2" in bad.stderr, bad.stderr
+
+
+def test_method_that_does_not_fit_the_model(capsys, tmp_path, sst2):
+    preset = str(tmp_path / "preset")
+    save_tiny_preset(preset, seed=0)  # hidden 16: phm_dim=12 cannot divide it
+    fails_early(
+        ["train", "--preset", preset, "--task", "sst2", "--data-dir", sst2]
+        + ["--method", "phm-adapter"],
+        capsys,
+        tmp_path,
+        "phm-adapter does not fit",
+        "--set",
+    )
