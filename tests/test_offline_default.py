@@ -45,7 +45,10 @@ def test_splits_are_disjoint_and_text_to_text():
     validation = {s for s, _ in default.read_split("validation")}
     assert not train & validation
     source, target = default.to_text_to_text("a small dog", 0)
-    assert source == "sentence: a small dog" and target == "0"
+    assert source == "sentence: a small dog" and target == "animal"
+    assert default.TARGETS == tuple(lab.split(".")[1] for lab in default.LABELS)
+    assert len(set(default.TARGETS)) == len(default.LABELS)
+    assert default.to_text_to_text("x")[1] is None
     source, _ = default.to_text_to_text("x", add_prefix=True)
     assert source.startswith(default.TASK_NAME + " sentence: ")
 
@@ -54,13 +57,34 @@ def test_preset_config():
     with open(os.path.join(default.preset_path(), "config.json")) as f:
         config = json.load(f)["config"]
     assert config["hidden_dim"] == 128
-    # The shipped preset is a pilot build (1 layer per stack); see README.md.
-    assert config["num_layers"] >= 1
+    assert config["num_layers"] == 3
     assert config["vocabulary_size"] == 2048
-    total = 0
-    for root, _, names in os.walk(os.path.dirname(default.__file__)):
-        total += sum(os.path.getsize(os.path.join(root, n)) for n in names)
-    assert total < 12 * 2**20
+
+    def size(folder):
+        total = 0
+        for root, _, names in os.walk(folder):
+            total += sum(os.path.getsize(os.path.join(root, n)) for n in names)
+        return total
+
+    assert size(default.preset_path()) < 8 * 2**20
+    assert size(os.path.dirname(default.__file__)) < 9 * 2**20
+
+
+def test_default_run_settings():
+    import keras_compacter as kc
+
+    assert isinstance(default.EPOCHS, int) and 1 <= default.EPOCHS <= 20
+    assert set(default.LEARNING_RATES) <= set(kc.methods())
+    assert all(0 < lr < 1 for lr in default.LEARNING_RATES.values())
+
+
+def test_build_info_records_the_pretraining():
+    path = os.path.join(os.path.dirname(default.__file__), "build_info.json")
+    with open(path) as f:
+        info = json.load(f)
+    pre = info["pretraining"]
+    assert pre["steps"] > 0 and pre["validation_loss"] < pre["loss_history"][0][1]
+    assert info["task"]["labels"] == list(default.LABELS)
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +115,10 @@ def test_preset_loads_tokenizes_and_generates(lm):
     ids = keras.ops.convert_to_numpy(tokenizer(text)).tolist()
     assert ids and 2 not in ids  # no unknown pieces
     assert tokenizer.detokenize(ids) == text
-    for label in range(len(default.LABELS)):
-        assert tokenizer.detokenize(tokenizer(str(label))) == str(label)
+    for target in default.TARGETS:
+        ids = keras.ops.convert_to_numpy(tokenizer(target)).tolist()
+        assert len(ids) + 2 <= default.DECODER_SEQUENCE_LENGTH  # start + eos
+        assert tokenizer.detokenize(ids) == target
 
     lm.preprocessor.encoder_sequence_length = 16
     lm.preprocessor.decoder_sequence_length = 6
