@@ -12,12 +12,11 @@ import sys
 from keras_compacter import runs
 
 
-def _model_and_run(args):
+def _load_model(args, run):
     """Check the adapter file, then build the model and load it."""
     import keras_compacter as kc
     from keras_compacter import default
 
-    run = runs.read_run(args.run) if args.run else {}
     adapter = args.adapter or (
         os.path.join(args.run, "adapter.npz") if args.run else None
     )
@@ -29,7 +28,7 @@ def _model_and_run(args):
     target_length = args.max_target_length or run.get("decoder_sequence_length", 16)
     model = runs.load_lm(preset, source_length, target_length)
     kc.load_adapter(model, adapter)
-    return model, run, target_length
+    return model, target_length
 
 
 def _task_from(args, run):
@@ -55,7 +54,7 @@ def evaluate_main(args):
     examples = runs.load_split(task, args, args.split)
     add_prefix = args.add_prefix or run.get("add_prefix", False)
     sources, targets = tasks.text_pairs(task, examples, add_prefix=add_prefix)
-    model, run, target_length = _model_and_run(args)
+    model, target_length = _load_model(args, run)
     metrics, score, predictions = runs.evaluate_pairs(
         model, task, sources, targets, target_length, args.batch_size
     )
@@ -88,7 +87,7 @@ def predict_main(args):
         raise runs.UsageError(
             "Nothing to predict: pass --text TEXT (repeatable) or --file FILE."
         )
-    model, run, target_length = _model_and_run(args)
+    model, target_length = _load_model(args, run)
     predictions = runs.generate_texts(model, sources, target_length, args.batch_size)
     out = open(args.output, "w") if args.output else sys.stdout
     try:
