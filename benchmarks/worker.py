@@ -204,12 +204,45 @@ def train(args):
         ),
         "flops": flops,
     }
+    if keras.config.backend() == "jax":
+        result["xla_memory"] = _xla_memory(model, x, y)
     _write(args.output, result)  # Training figures are kept if latency fails.
 
     if not args.no_latency:
         result.update(_latency(model, x, workload, args.method, kc, np))
     result["loadavg_end"] = list(os.getloadavg())
     _write(args.output, result)
+
+
+def _xla_memory(model, x, y):
+    """XLA's own buffer accounting of the compiled training step (JAX).
+
+    The step is compiled again the way Keras compiles it (`jax.jit` of
+    `train_step`, the state donated), and `memory_analysis()` reports the
+    buffers XLA assigns: the arguments (weights, optimizer state), the
+    temporaries (activations, gradients) and the outputs not aliased to a
+    donated input. Their sum is the training step's memory without the
+    runtime's own (the Python process, the compiled code, the allocator):
+    peak RSS includes those, XLA's figure does not.
+    """
+    import jax
+
+    state = (
+        [v.value for v in model.trainable_variables],
+        [v.value for v in model.non_trainable_variables],
+        [v.value for v in model.optimizer.variables],
+        [v.value for v in model.metrics_variables],
+    )
+    step = jax.jit(model.train_step, donate_argnums=0)
+    analysis = step.lower(state, (x, y)).compile().memory_analysis()
+    if analysis is None:  # pragma: no cover - backend without the analysis.
+        return None
+    out = {
+        name: int(getattr(analysis, name + "_size_in_bytes"))
+        for name in ("argument", "temp", "output", "alias")
+    }
+    out["total"] = out["argument"] + out["temp"] + out["output"] - out["alias"]
+    return out
 
 
 def _latency(model, x, workload, method, kc, np):
