@@ -39,11 +39,22 @@ Deliberate differences from that code:
   permutation, then Gaussian) instead of the global torch/numpy RNGs, so a
   seed gives the same projection on every backend. They are regenerated from
   the seed, never saved or trained.
-* Gradients are the exact gradients of the forward op (backend autodiff).
-  The Aghajanyan copies wrap `H` in a custom `FastWalshHadamard` autograd
+* The first transform runs at the size `m` of `z`'s next power of two, not
+  `LL`: `pad(z)` is zero past its first `m` entries and `H_LL = H_(LL/m) (x)
+  H_m` (the first column of `H_(LL/m)` all ones), so `mul_2` is `LL / m`
+  copies of `H_m(BB[:m] * pad_m(x))` and `mul_3 = mul_2[Pi]` reads it at
+  `Pi mod m`. Same numbers up to float32 rounding, half the work, and only
+  `BB[:m]`, `Pi mod m` (int16 when `m <= 2**15`) and `GG` are kept.
+* Gradients are the exact gradients of the forward op, written out (a
+  `keras.ops.custom_gradient`): the map is linear, so the gradient w.r.t. `z`
+  is the transpose `BB[:d] * H_m(S(GG * H(pad(g))))`, `S` summing the
+  entries that share a gather index, computed from `g` alone without keeping
+  any intermediate of the forward pass. The Aghajanyan copies wrap `H` in a
+  custom `FastWalshHadamard` autograd
   function whose backward returns `H(grad) / sqrt(LL)` although the forward is
   unnormalised, so their gradient w.r.t. `z` is the true gradient divided by
-  `LL` (Li et al.'s port uses plain autograd, like this module).
+  `LL` (Li et al.'s port uses plain autograd, giving the true gradient, like
+  this module).
 * The reference silently crops `z` when `dd > LL` (negative padding); this
   module raises instead.
 """
@@ -258,20 +269,135 @@ def _check_input_size(input_size, padded_size):
         )
 
 
-def _apply_fastfood(z, signs, permutation, scaled_gaussian, padded_size, output_size):
-    """`H (scaled_gaussian * (H (signs * pad(z)))[permutation])[..., :D]`."""
-    input_size = z.shape[-1]
-    if input_size < padded_size:
-        pad = [[0, 0]] * (len(z.shape) - 1) + [[0, padded_size - input_size]]
-        z = ops.pad(z, pad)
-    mul_2 = fast_walsh_hadamard(z * signs)
-    mul_3 = ops.take(mul_2, permutation, axis=-1)
-    # The final division by (divisor * sqrt(D / LL)) is folded into G: by
-    # linearity H(c * G * v) = c * H(G * v).
-    mul_5 = fast_walsh_hadamard(mul_3 * scaled_gaussian)
+def _input_block(input_size, padded_size):
+    """`m`: the next power of two `>= input_size`, at most `padded_size`."""
+    return min(_next_power_of_two(input_size), padded_size)
+
+
+def _index_dtype(block):
+    """int16 when the gather indices `[0, block)` fit, else int32.
+
+    int16 makes the index a third of the transform's constants instead of
+    half (SAID's d = 20,000 gives block = 2**15). TensorFlow's gather also
+    requires the gathered axis to be no longer than the index type's maximum
+    (`block <= 2**15 - 1`).
+    """
+    limit = 2**15 - 1 if keras.config.backend() == "tensorflow" else 2**15
+    return "int16" if block <= limit else "int32"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Constants:
+    """The constant tensors of one transform, for inputs of one block size.
+
+    `signs` is `B[:block]`, `index` is `permutation % block` (int16 or
+    int32), `scaled_gaussian` is `G / (divisor * sqrt(D / LL))`.
+    """
+
+    signs: object
+    index: object
+    scaled_gaussian: object
+    block: int
+
+
+def _make_constants(params, input_size, output_size, dtype="float32"):
+    block = _input_block(input_size, params.padded_size)
+    scale = _output_scale(params, output_size)
+    # `permutation % block`, exactly: `block` is a power of two.
+    index = np.bitwise_and(params.permutation, block - 1).astype(_index_dtype(block))
+    return _Constants(
+        signs=ops.convert_to_tensor(params.signs[:block], dtype=dtype),
+        index=ops.convert_to_tensor(index),
+        scaled_gaussian=ops.convert_to_tensor(
+            params.gaussian.astype("float64") * scale, dtype=dtype
+        ),
+        block=block,
+    )
+
+
+def _pad_last(x, size):
+    if x.shape[-1] < size:
+        pad = [[0, 0]] * (len(x.shape) - 1) + [[0, size - x.shape[-1]]]
+        x = ops.pad(x, pad)
+    return x
+
+
+def _flatten_batch(x):
+    """`x` as `(batch, n)` and a function restoring its leading axes."""
+    batch_shape = tuple(x.shape[:-1])
+    if None in batch_shape:
+        batch_shape = tuple(ops.shape(x)[:-1])
+    flat = ops.reshape(x, (-1, x.shape[-1]))
+    return flat, lambda y: ops.reshape(y, batch_shape + (y.shape[-1],))
+
+
+def _fastfood_forward(z, constants, padded_size, output_size):
+    """`(H (scaled_gaussian * (H (signs * pad(z)))[permutation]))[..., :D]`.
+
+    `pad(z)` is zero past the first `m = block` entries and `H_LL = H_(LL/m)
+    (x) H_m` with an all-ones first column of `H_(LL/m)`, so `H_LL (B *
+    pad(z))` is `LL / m` copies of `h = H_m (B[:m] * pad_m(z))`, and its
+    gather by the permutation is `h[permutation % m]`: only the second
+    transform runs at the full size `LL`.
+    """
+    h = fast_walsh_hadamard(_pad_last(z, constants.block) * constants.signs)
+    mul_3 = ops.take(h, constants.index, axis=-1)
+    mul_5 = fast_walsh_hadamard(mul_3 * constants.scaled_gaussian)
     if output_size < padded_size:
         mul_5 = mul_5[..., :output_size]
     return mul_5
+
+
+def _fastfood_transpose(g, constants, padded_size, input_size):
+    """The transpose of `_fastfood_forward`: `g` (..., D) to (..., d).
+
+    `B[:d] * H_m (S (scaled_gaussian * H pad_LL(g)))` where `S` sums the
+    entries sharing a gather index (the transpose of the gather by
+    `permutation % m`).
+    """
+    v = fast_walsh_hadamard(_pad_last(g, padded_size)) * constants.scaled_gaussian
+    if len(v.shape) == 1:
+        u = ops.segment_sum(v, constants.index, num_segments=constants.block)
+    else:
+        flat, restore = _flatten_batch(v)
+        u = ops.segment_sum(
+            ops.transpose(flat), constants.index, num_segments=constants.block
+        )
+        u = restore(ops.transpose(u))
+    u = fast_walsh_hadamard(u) * constants.signs
+    if input_size < constants.block:
+        u = u[..., :input_size]
+    return u
+
+
+def _apply_fastfood(z, constants, padded_size, output_size, scale=None):
+    """`scale * F z` (`F` the restricted, rescaled transform), with its gradient.
+
+    The gradient is written out rather than left to autodiff: `F` is linear,
+    so `d/dz = scale * F^T g` and `d/dscale = <F^T g, z>`, computed from `z`,
+    `scale` and the constants alone. Autodiff would keep (or, on TensorFlow,
+    hold on to) the intermediates of every stage of both transforms until
+    the backward pass, and the product `F z` for the gradient of `scale`.
+    """
+    input_size = z.shape[-1]
+
+    def forward(z, *scale):
+        result = _fastfood_forward(z, constants, padded_size, output_size)
+        if scale:
+            result = result * scale[0]
+
+        def grad(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            back = _fastfood_transpose(upstream, constants, padded_size, input_size)
+            if not scale:
+                return back
+            return back * scale[0], ops.sum(back * z)
+
+        return result, grad
+
+    forward = ops.custom_gradient(forward)
+    return forward(z) if scale is None else forward(z, scale)
 
 
 def _check_params(params, output_size):
@@ -317,24 +443,11 @@ def fastfood_transform(z, params, output_size):
     _check_input_size(z.shape[-1], params.padded_size)
     out_dtype = _float_dtype(z.dtype)
     dtype = _compute_dtype(z.dtype)
-    z = ops.cast(z, dtype)
-    scale = _output_scale(params, output_size)
+    constants = _make_constants(params, z.shape[-1], output_size, dtype=dtype)
     result = _apply_fastfood(
-        z,
-        ops.convert_to_tensor(params.signs, dtype=dtype),
-        ops.convert_to_tensor(params.permutation, dtype="int32"),
-        ops.convert_to_tensor(params.gaussian.astype("float64") * scale, dtype=dtype),
-        params.padded_size,
-        output_size,
+        ops.cast(z, dtype), constants, params.padded_size, output_size
     )
     return ops.cast(result, out_dtype)
-
-
-@dataclasses.dataclass(frozen=True)
-class _Constants:
-    signs: object
-    permutation: object
-    scaled_gaussian: object
 
 
 def _makes_concrete_tensors():
@@ -362,21 +475,30 @@ class FastfoodProjection(keras.layers.Layer):
     shape `output_shape`. `P = H G Pi H B` (restricted to `d` inputs and `D`
     outputs, scaled by `1 / (sqrt(LL * sum(G ** 2)) * sqrt(D / LL))`), where
     `H` is the unnormalised Walsh-Hadamard transform of size `LL`, the next
-    power of two `>= D`.
+    power of two `>= D`. Called with a `scale`, it returns `scale * P z`
+    (with the gradient of `scale` computed without keeping `P z`).
 
     The layer has no weights: the random signs `B`, permutation `Pi` and
     Gaussian `G` are regenerated from `seed` (identically on every backend),
-    held as constant tensors, and never trained or saved.
+    held as constant tensors, and never trained or saved. Only what a
+    `d`-sized input needs is held: `B[:m]`, `Pi mod m` (int16 for
+    `m <= 2**15`) and the scaled `G`, with `m` the next power of two `>= d`.
 
     Args:
         output_shape: tuple of positive ints, the shape of the projected
             tensor (usually the shape of the weight it updates).
         seed: non-negative int, the seed of the random parts.
+        input_size: optional int, the size `d` of the inputs the layer will
+            get. When given, the constant tensors are made at construction
+            (outside any trace, where the layer is normally created), so a
+            compiled function captures them instead of copying them into
+            its program. Inputs of other sizes still work.
         **kwargs: Base layer keyword arguments, such as `name` and `dtype`.
 
     Input shape:
         Tensor with shape `(..., d)`, usually 1-D `(d,)`, with
-        `1 <= d <= LL`. Leading axes are batch axes.
+        `1 <= d <= LL`. Leading axes are batch axes. `call(z, scale=None)`
+        also takes an optional scalar `scale`.
 
     Output shape:
         Tensor with shape `(...,) + output_shape`; `output_shape` for a 1-D
@@ -394,7 +516,7 @@ class FastfoodProjection(keras.layers.Layer):
     0
     """
 
-    def __init__(self, output_shape, seed, **kwargs):
+    def __init__(self, output_shape, seed, input_size=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(output_shape, (int, np.integer)) and not isinstance(
             output_shape, bool
@@ -417,17 +539,22 @@ class FastfoodProjection(keras.layers.Layer):
         self.seed = _check_seed(seed)
         self.output_size = math.prod(self._target_shape)
         self.padded_size = _next_power_of_two(self.output_size)
+        if input_size is not None:
+            input_size = _check_positive_int(input_size, "input_size")
+            _check_input_size(input_size, self.padded_size)
+        self.input_size = input_size
         # Not `_parameters`/`parameters`: the torch backend's layers are
         # `torch.nn.Module`s, which use those names.
         self._host_parts = None
-        self._constants = None
+        # Concrete constant tensors, by input block size `m`.
+        self._constants = {}
         # Make the constant tensors here, where the layer is normally created
         # eagerly: `build()` may run inside a trace (e.g. Keras' symbolic build
         # in `fit()`), and a tensor made there cannot be kept. Cached concrete
         # tensors are captured by reference by `tf.function` (instead of being
         # copied into the graph) and not re-uploaded per call in torch eager.
-        if _makes_concrete_tensors():
-            self._get_constants()
+        if input_size is not None and _makes_concrete_tensors():
+            self._get_constants(input_size)
 
     @property
     def output_shape(self):
@@ -450,26 +577,20 @@ class FastfoodProjection(keras.layers.Layer):
         _check_input_size(input_shape[-1], self.padded_size)
         self.built = True
 
-    def _get_constants(self):
-        """float32 constant tensors, made once and cached when concrete.
+    def _get_constants(self, input_size):
+        """float32 constant tensors for `d = input_size`, cached when concrete.
 
         Inside a trace (where the tensors would be graph values or tracers)
         they are made for that trace only, from a cached host copy.
         """
-        if self._constants is not None:
-            return self._constants
+        block = _input_block(input_size, self.padded_size)
+        if block in self._constants:
+            return self._constants[block]
         concrete = _makes_concrete_tensors()
         params = self.get_fastfood_parameters()
-        scale = _output_scale(params, self.output_size)
-        constants = _Constants(
-            signs=ops.convert_to_tensor(params.signs, dtype="float32"),
-            permutation=ops.convert_to_tensor(params.permutation, dtype="int32"),
-            scaled_gaussian=ops.convert_to_tensor(
-                params.gaussian.astype("float64") * scale, dtype="float32"
-            ),
-        )
+        constants = _make_constants(params, block, self.output_size)
         if concrete:
-            self._constants = constants
+            self._constants[block] = constants
             # The host copy is no longer needed (it can be redrawn from seed).
             self._host_parts = None
         else:
@@ -477,21 +598,29 @@ class FastfoodProjection(keras.layers.Layer):
             self._host_parts = params
         return constants
 
-    def call(self, z):
+    def call(self, z, scale=None):
         z = ops.convert_to_tensor(z)
         out_dtype = _float_dtype(self.compute_dtype)
         dtype = _compute_dtype(z.dtype)
-        constants = self._get_constants()
-        signs, gaussian = constants.signs, constants.scaled_gaussian
+        constants = self._get_constants(z.shape[-1])
         if dtype != "float32":
-            signs, gaussian = ops.cast(signs, dtype), ops.cast(gaussian, dtype)
+            constants = dataclasses.replace(
+                constants,
+                signs=ops.cast(constants.signs, dtype),
+                scaled_gaussian=ops.cast(constants.scaled_gaussian, dtype),
+            )
+        if scale is not None:
+            scale = ops.cast(scale, dtype)
+            if len(scale.shape) != 0:
+                raise ValueError(
+                    f"`scale` must be a scalar; received shape {scale.shape}."
+                )
         result = _apply_fastfood(
             ops.cast(z, dtype),
-            signs,
-            constants.permutation,
-            gaussian,
+            constants,
             self.padded_size,
             self.output_size,
+            scale=scale,
         )
         batch_shape = tuple(z.shape[:-1])
         if None in batch_shape:
@@ -504,5 +633,11 @@ class FastfoodProjection(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"output_shape": self._target_shape, "seed": self.seed})
+        config.update(
+            {
+                "output_shape": self._target_shape,
+                "seed": self.seed,
+                "input_size": self.input_size,
+            }
+        )
         return config

@@ -10,6 +10,7 @@ written.
 
 import contextlib
 import dataclasses
+import math
 
 import keras
 from keras import ops
@@ -21,6 +22,11 @@ from keras.src.backend.common.stateless_scope import get_stateless_scope
 
 from keras_compacter.layers.fastfood import FastfoodProjection
 from keras_compacter.methods.base import MethodConfig, Trained
+
+
+def _padded_size(shape):
+    """The Fastfood size `LL` of a tensor of `shape`: next power of two."""
+    return 1 << (math.prod(shape) - 1).bit_length()
 
 
 class SubstitutionScope(keras.StatelessScope):
@@ -92,17 +98,23 @@ class IntrinsicSubspace(keras.layers.Layer):
         self.scales = self.add_weight(
             name="intrinsic_lambda", shape=(count,), initializer="ones"
         )
-        self._projections = None
+        size = self.intrinsic_dim - count
+        # Made here, outside any trace, so that their constant tensors are
+        # made once and captured by reference by compiled steps (made inside
+        # a trace, they would be copied into every compiled program).
+        self._projections = [
+            FastfoodProjection(
+                shape,
+                seed=self.seed + i,
+                input_size=min(size, _padded_size(shape)),
+                name=f"fastfood_{i}",
+            )
+            for i, shape in enumerate(self.shapes)
+        ]
         self.built = True
 
     @property
     def projections(self):
-        # Made on first use: their constants are as large as the model.
-        if self._projections is None:
-            self._projections = [
-                FastfoodProjection(shape, seed=self.seed + i, name=f"fastfood_{i}")
-                for i, shape in enumerate(self.shapes)
-            ]
         return self._projections
 
     def offsets(self):
@@ -110,13 +122,18 @@ class IntrinsicSubspace(keras.layers.Layer):
 
         A tensor smaller than `z` sees only the first `LL` values of `z`
         (`LL`, its Fastfood size): the reference code pads `z` to `LL` with
-        `F.pad`, which crops when the pad is negative.
+        `F.pad`, which crops when the pad is negative. The product with
+        `lambda_i` is part of the projection's op, whose gradient needs
+        neither `F_i(z)` nor any intermediate of the transform.
         """
         z = ops.convert_to_tensor(self.z)
         scales = ops.convert_to_tensor(self.scales)
         size = self.intrinsic_dim - len(self.shapes)
         return [
-            scales[i] * proj(z if proj.padded_size >= size else z[: proj.padded_size])
+            proj(
+                z if proj.padded_size >= size else z[: proj.padded_size],
+                scale=scales[i],
+            )
             for i, proj in enumerate(self.projections)
         ]
 

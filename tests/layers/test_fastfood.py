@@ -345,10 +345,100 @@ def test_layer_gradient(grad, rng):
     assert_close(dz, dense.T @ upstream.reshape(-1))
 
 
+@pytest.mark.parametrize(
+    "d, output_shape", [(1, (1,)), (3, (5,)), (6, (3, 4)), (16, (13,)), (7, (10, 10))]
+)
+def test_layer_scale_output_and_gradients_match_dense(d, output_shape, grad, rng):
+    # `layer(z, scale=s)` is `s * P z`; its hand-written gradient gives
+    # `s * P^T g` for `z` and `<P z, g>` for `s`.
+    layer = FastfoodProjection(output_shape=output_shape, seed=8, input_size=d)
+    size = int(np.prod(output_shape))
+    dense = dense_fastfood(fastfood_parameters(size, 8), d, size)
+    z = rng.normal(size=(d,)).astype("float32")
+    s = np.float32(-1.7)
+    upstream = rng.normal(size=output_shape).astype("float32")
+    out = layer(z, scale=s)
+    assert tuple(out.shape) == output_shape
+    assert_close(out, (s * (dense @ z)).reshape(output_shape))
+
+    def loss(z, s):
+        return ops.sum(ops.multiply(layer(z, scale=s), upstream))
+
+    _, (dz, ds) = grad(loss, [], [z, s])
+    assert_close(dz, s * (dense.T @ upstream.reshape(-1)))
+    assert_close(ds, (dense @ z) @ upstream.reshape(-1))
+
+
+def test_batched_gradient_matches_dense_transpose(grad, rng):
+    # Leading axes: the transposed gather sums each batch row on its own.
+    params = fastfood_parameters(100, seed=4)
+    z = rng.normal(size=(2, 3, 7)).astype("float32")
+    upstream = rng.normal(size=(2, 3, 100)).astype("float32")
+
+    def loss(z):
+        return ops.sum(ops.multiply(fastfood_transform(z, params, 100), upstream))
+
+    _, (dz,) = grad(loss, [], [z])
+    assert_close(dz, upstream @ dense_fastfood(params, 7, 100))
+
+
+def test_gradient_under_jit_on_jax(rng):
+    # The custom gradient inside a compiled function, as in training.
+    if keras.backend.backend() != "jax":
+        pytest.skip("jax.jit")
+    import jax
+
+    layer = FastfoodProjection(output_shape=(100,), seed=3, input_size=9)
+    dense = dense_fastfood(fastfood_parameters(100, 3), 9, 100)
+    z = rng.normal(size=(9,)).astype("float32")
+    upstream = rng.normal(size=(100,)).astype("float32")
+
+    def loss(z, s):
+        return jax.numpy.sum(layer(z, scale=s) * upstream)
+
+    dz, ds = jax.jit(jax.grad(loss, argnums=(0, 1)))(z, np.float32(0.5))
+    assert_close(dz, 0.5 * dense.T @ upstream)
+    assert_close(ds, (dense @ z) @ upstream)
+
+
+def test_layer_holds_only_what_its_input_size_needs(rng):
+    # With `input_size`, the constants are made at construction: B[:m] and
+    # `Pi mod m` for m = next power of two >= d (int16 when it fits), and G.
+    layer = FastfoodProjection(output_shape=(10, 10), seed=5, input_size=7)
+    assert layer.input_size == 7
+    (block,) = layer._constants
+    constants = layer._constants[block]
+    params = fastfood_parameters(100, 5)
+    assert block == constants.block == 8
+    np.testing.assert_array_equal(to_np(constants.signs), params.signs[:8])
+    np.testing.assert_array_equal(to_np(constants.index), params.permutation % 8)
+    assert keras.backend.standardize_dtype(constants.index.dtype) == "int16"
+    assert tuple(constants.scaled_gaussian.shape) == (128,)
+    # Another input size still works (its own constants).
+    z = rng.normal(size=(20,)).astype("float32")
+    assert_close(layer(z), (dense_fastfood(params, 20, 100) @ z).reshape(10, 10))
+    assert sorted(layer._constants) == [8, 32]
+    # Without `input_size`, nothing is made until the first call.
+    assert FastfoodProjection(output_shape=(10, 10), seed=5)._constants == {}
+    with pytest.raises(ValueError, match="only takes up to padded_size=128"):
+        FastfoodProjection(output_shape=(10, 10), seed=5, input_size=129)
+
+
+def test_layer_rejects_non_scalar_scale():
+    layer = FastfoodProjection(output_shape=(4,), seed=0)
+    with pytest.raises(ValueError, match="scalar"):
+        layer(np.ones(2, "float32"), scale=np.ones(2, "float32"))
+
+
 def test_layer_config_round_trip(rng):
     layer = FastfoodProjection(output_shape=(5, 3), seed=17, name="ff")
     config = layer.get_config()
     assert config["output_shape"] == (5, 3) and config["seed"] == 17
+    assert config["input_size"] is None
+    sized = FastfoodProjection.from_config(
+        FastfoodProjection(output_shape=(5, 3), seed=17, input_size=7).get_config()
+    )
+    assert sized.input_size == 7
     z = rng.normal(size=(7,)).astype("float32")
     clone = FastfoodProjection.from_config(config)
     np.testing.assert_array_equal(to_np(clone(z)), to_np(layer(z)))
