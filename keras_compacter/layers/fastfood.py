@@ -72,12 +72,19 @@ __all__ = [
     "fast_walsh_hadamard",
     "fastfood_parameters",
     "fastfood_transform",
+    "padded_size",
 ]
 
 
 def _next_power_of_two(n):
     """Smallest power of two `>= n` (for `n >= 1`), exact integer math."""
     return 1 << (int(n) - 1).bit_length()
+
+
+def padded_size(shape):
+    """The Fastfood size `LL` of a tensor of `shape`: the next power of two
+    `>=` its number of elements."""
+    return _next_power_of_two(math.prod(shape))
 
 
 def _is_power_of_two(n):

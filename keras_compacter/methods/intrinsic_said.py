@@ -10,7 +10,6 @@ written.
 
 import contextlib
 import dataclasses
-import math
 
 import keras
 from keras import ops
@@ -20,13 +19,8 @@ from keras import ops
 from keras.src.backend.common import global_state
 from keras.src.backend.common.stateless_scope import get_stateless_scope
 
-from keras_compacter.layers.fastfood import FastfoodProjection
+from keras_compacter.layers.fastfood import FastfoodProjection, padded_size
 from keras_compacter.methods.base import MethodConfig, Trained
-
-
-def _padded_size(shape):
-    """The Fastfood size `LL` of a tensor of `shape`: next power of two."""
-    return 1 << (math.prod(shape) - 1).bit_length()
 
 
 class SubstitutionScope(keras.StatelessScope):
@@ -106,7 +100,7 @@ class IntrinsicSubspace(keras.layers.Layer):
             FastfoodProjection(
                 shape,
                 seed=self.seed + i,
-                input_size=min(size, _padded_size(shape)),
+                input_size=min(size, padded_size(shape)),
                 name=f"fastfood_{i}",
             )
             for i, shape in enumerate(self.shapes)
