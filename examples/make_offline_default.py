@@ -502,7 +502,7 @@ def validation_arrays(args, sp, corpus):
     arrays = make_span_corruption_arrays(
         tokenize_stream(sp, val_docs), args.inputs_length, sp.get_piece_size(), rng
     )
-    return arrays, train_docs, rng
+    return arrays, train_docs
 
 
 def encoder_dependence(lm, val_x, val_y, vocab_size, batch_size=64):
@@ -546,7 +546,7 @@ def pretrain(args, proto_bytes, corpus):
     sp = spm.SentencePieceProcessor(model_proto=proto_bytes)
     vocab_size = sp.get_piece_size()
     keras.utils.set_random_seed(args.seed)
-    (val_x, val_y, val_w), train_docs, rng = validation_arrays(args, sp, corpus)
+    (val_x, val_y, val_w), train_docs = validation_arrays(args, sp, corpus)
     train_tokens = tokenize_stream(sp, train_docs)
     log(
         f"pretraining corpus: {len(train_docs)} docs, {len(train_tokens)} tokens "
@@ -749,7 +749,7 @@ def probe_preset(args, corpus):
     )
     lm = keras_hub.models.T5Seq2SeqLM.from_preset(preset_dir)
     lm.preprocessor = None
-    (val_x, val_y, _), _, _ = validation_arrays(args, sp, corpus)
+    (val_x, val_y, _), _ = validation_arrays(args, sp, corpus)
     return encoder_dependence(lm, val_x, val_y, sp.get_piece_size())
 
 
