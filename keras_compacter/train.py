@@ -40,11 +40,18 @@ def parse_settings(items):
     return settings
 
 
-def _method(args):
+def _method(args, task):
+    """The method with its settings: `--set`, over the default run's own."""
     from keras_compacter.methods import get_method
 
+    settings = {}
+    if isinstance(task, runs.DefaultTask):
+        from keras_compacter import default
+
+        settings.update(default.METHOD_SETTINGS.get(args.method, {}))
+    settings.update(parse_settings(args.set))
     try:
-        return get_method(args.method, **parse_settings(args.set))
+        return get_method(args.method, **settings)
     except TypeError as e:  # an unknown setting: the message lists the valid
         raise runs.UsageError(str(e)) from e
 
@@ -103,7 +110,7 @@ def prepare(args):
         test = _pairs(task, test_examples, add_prefix, "test")
     train = _pairs(task, train_examples, add_prefix, "train")
     valid = _pairs(task, valid_examples, add_prefix, "validation")
-    method = _method(args)
+    method = _method(args, task)
     return task, train, valid, test, method
 
 

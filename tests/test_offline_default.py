@@ -128,3 +128,37 @@ def test_preset_loads_tokenizes_and_generates(lm):
     outputs = lm.generate([text, "a <extra_id_0> of a tree"])
     assert len(outputs) == 2
     assert all(isinstance(o, str) for o in outputs)
+
+
+@pytest.mark.parametrize("method", sorted(default.METHOD_SETTINGS))
+def test_default_method_settings_fit_the_preset(method):
+    import keras_compacter as kc
+    from keras_compacter.methods import get_method
+
+    model = default.load_model()
+    paper = get_method(method)
+    (setting,) = default.METHOD_SETTINGS[method]
+    with pytest.raises(ValueError, match=setting):
+        kc.inject(default.load_model(), paper)  # the T5-base settings do not
+    config = get_method(method, **default.METHOD_SETTINGS[method])
+    kc.inject(model, config)
+    assert kc.injected_method(model) == config
+    assert kc.trained_variables(model)
+
+
+def test_train_uses_the_default_settings_unless_set():
+    import argparse
+
+    from keras_compacter import runs, train
+
+    def method(name, *sets, task=None):
+        args = argparse.Namespace(method=name, set=list(sets) or None)
+        return train._method(args, task or runs.DefaultTask())
+
+    assert method("phm-adapter").phm_dim == 4
+    assert method("phm-adapter", "phm_dim=2").phm_dim == 2  # --set wins
+    assert method("adapterdrop").dropped_layers == 1
+    assert method("compacter++").phm_dim == 4
+    # Another task keeps the paper's settings.
+    assert method("phm-adapter", task=object()).phm_dim == 12
+    assert method("adapterdrop", task=object()).dropped_layers == 5

@@ -13,7 +13,8 @@ Everything here is derived from WordNet 3.0 (see `LICENSE.wordnet` and
   noun from its definition, in GLUE single-sentence TSV format (like SST-2:
   a `sentence\\tlabel` header, then one example per line, label = index into
   `LABELS`); its text-to-text targets are `TARGETS` ("animal", ...).
-* `EPOCHS`, `LEARNING_RATES` - the settings of the default run.
+* `EPOCHS`, `LEARNING_RATES`, `METHOD_SETTINGS` - the settings of the default
+  run.
 
 This module imports nothing heavy; `load_model()` imports `keras_hub` lazily.
 """
@@ -77,6 +78,16 @@ LEARNING_RATES = {
     "lora": 5e-3,
     "prompt-tuning": 0.3,
     "intrinsic-said": 0.3,
+}
+
+#: Method settings of the default run where the paper's, made for T5-base
+#: (hidden 768, 12 layers per stack), do not fit this model. PHM-Adapter's
+#: n = 12 must divide the hidden size (128) and the bottleneck (128 / 32 = 4):
+#: n = 4, Compacter's. AdapterDrop drops the lowest 5 of 12 layers of each
+#: stack: here the lowest 1 of 3. `train --set KEY=VALUE` overrides them.
+METHOD_SETTINGS = {
+    "phm-adapter": {"phm_dim": 4},
+    "adapterdrop": {"dropped_layers": 1},
 }
 
 
