@@ -162,3 +162,52 @@ def test_train_uses_the_default_settings_unless_set():
     # Another task keeps the paper's settings.
     assert method("phm-adapter", task=object()).phm_dim == 12
     assert method("adapterdrop", task=object()).dropped_layers == 5
+
+
+def _build_script():
+    import importlib.util
+
+    path = os.path.join(
+        os.path.dirname(__file__), "..", "examples", "make_offline_default.py"
+    )
+    spec = importlib.util.spec_from_file_location("make_offline_default", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_span_corruption_one_example_per_document():
+    import numpy as np
+
+    build = _build_script()
+    vocab_size, inputs_length = 500, 16
+    raw, _ = build.input_and_target_lengths(inputs_length, 0.15, 3.0)
+    rng = np.random.default_rng(0)
+    docs = [list(rng.integers(3, 300, size=n)) for n in (5, 12, 2, raw + 6)]
+    x, y, weight = build.make_span_corruption_arrays(
+        docs, inputs_length, vocab_size, np.random.default_rng(1)
+    )
+    # The 2-token document is dropped; the long one becomes two pieces.
+    pieces = [docs[0], docs[1], docs[3][:raw], docs[3][raw:]]
+    assert len(y) == len(pieces)
+    np.testing.assert_array_equal(weight, (y != 0).astype("float32"))
+    for i, piece in enumerate(pieces):
+        enc = [int(t) for t in x["encoder_token_ids"][i] if t != 0]
+        tgt = [int(t) for t in y[i] if t != 0]
+        assert enc[-1] == 1 and tgt[-1] == 1  # eos
+        assert x["decoder_token_ids"][i][0] == 0  # decoder start
+        # Teacher forcing: the decoder reads the target shifted right by one.
+        dec = x["decoder_token_ids"][i]
+        assert dec[1 : len(tgt)].tolist() == tgt[:-1] and not dec[len(tgt) :].any()
+        # Put each target span back where its sentinel is in the input.
+        spans, current = {}, None
+        for t in tgt[:-1]:
+            if t >= vocab_size - build.NUM_SENTINELS:
+                current = spans.setdefault(t, [])
+            else:
+                current.append(t)
+        restored = []
+        for t in enc[:-1]:
+            restored += spans[t] if t in spans else [t]
+        assert restored == [int(t) for t in piece]
+        assert any(t in spans for t in enc)  # something is masked

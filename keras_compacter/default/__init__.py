@@ -58,13 +58,13 @@ EPOCHS = 8
 #: Learning rates of the default run, by method (`train` uses these when it
 #: runs on this task without `--lr`). The paper's rates are tuned for T5-base
 #: and 3-20 epochs of large datasets; this tiny model and a run of 600 steps
-#: need larger ones. Measured on intermediate checkpoints of the pretraining:
-#: after 787 steps, Compacter++ at the paper's 3e-3 still predicted the
-#: majority class after 4 epochs while full fine-tuning at 1e-3 reached 37.9%
-#: in 2; after 1574 steps, 5 epochs of Compacter++ reached 28.5% at 1e-2 and
-#: 33.1% at 3e-2; with the shipped preset (8 epochs), 34.0% at 3e-2 and 29.4%
-#: at 1e-1. The other methods were not tuned: they use 10x the paper's rate,
-#: as Compacter++ does.
+#: need larger ones. Measured on an earlier build of the preset (packed
+#: pretraining sequences): after 787 steps, Compacter++ at the paper's 3e-3
+#: still predicted the majority class after 4 epochs while full fine-tuning at
+#: 1e-3 reached 37.9% in 2; after 1574 steps, 5 epochs of Compacter++ reached
+#: 28.5% at 1e-2 and 33.1% at 3e-2; with that preset (8 epochs), 34.0% at
+#: 3e-2 and 29.4% at 1e-1. The other methods were not tuned: they use 10x the
+#: paper's rate, as Compacter++ does.
 LEARNING_RATES = {
     "full": 1e-3,
     "compacter++": 3e-2,
