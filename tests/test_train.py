@@ -227,7 +227,15 @@ def test_interrupting_training_keeps_the_best_adapter(tmp_path, sst2):
     command += [*TINY_COMPACTER, "--epochs", "500", "--batch-size", "3"]
     command += ["--max-source-length", "16", "--output", str(output)]
     command += ["--verbose", "0"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    # A shell without job control (`cmd &`, nohup, some CI runners) starts its
+    # background jobs with SIGINT ignored, and a Python started that way never
+    # raises KeyboardInterrupt: give the child the default disposition back.
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     adapter = output / "adapter.npz"
     deadline = time.time() + 600
     while not adapter.exists() and time.time() < deadline:
