@@ -59,6 +59,12 @@ def test_preset_config():
     assert config["hidden_dim"] == 128
     assert config["num_layers"] == 3
     assert config["vocabulary_size"] == 2048
+    # `T5Seq2SeqLM.from_preset` builds the backbone from task.json, not from
+    # config.json: both must say dropout 0 (an earlier build had 0.1 there).
+    with open(os.path.join(default.preset_path(), "task.json")) as f:
+        task_backbone = json.load(f)["config"]["backbone"]["config"]
+    assert config["dropout"] == task_backbone["dropout"] == 0.0
+    assert default.load_model().backbone.get_config()["dropout"] == 0.0
 
     def size(folder):
         total = 0
