@@ -1179,8 +1179,8 @@ task with Compacter++ for `default.EPOCHS` epochs at
 `default.ENCODER_SEQUENCE_LENGTH` (48: 95% of the sources fit; 60 would fit
 99%), batch 32, and keeps the adapter of the best validation epoch.
 Choices made while building this default (each measured with `train` on
-intermediate checkpoints or earlier builds, so the numbers below are *not*
-those of the shipped preset):
+intermediate checkpoints or earlier builds; the numbers below are *not*
+those of the shipped preset unless they say "this preset"):
 
 * **One document per pretraining example.** An earlier build packed the
   short WordNet documents into 64-token sequences, as T5 packs C4. After
