@@ -1197,8 +1197,8 @@ those of the shipped preset unless they say "this preset"):
   its encoder less well (12.9% of the held-out span tokens with their own
   input, 4.9% shuffled): Compacter++ reached 60.4% in 8 epochs and full
   fine-tuning 70.2% (86%). Its loss was still falling, so the shipped preset
-  runs 16000 steps (12.8 passes, 70 min; final training loss 1.46, held-out
-  loss 1.60: the held-out loss fell with the training loss).
+  runs longer (its steps and losses are under "Pretraining" above: the
+  held-out loss fell with the training loss).
 * **No random roll of the noise mask.** Most documents are short enough for
   a single noise span, which T5's `random_spans_noise_mask` always puts at
   the end. T5's `random_roll` moves it anywhere; after 1261 steps it left
